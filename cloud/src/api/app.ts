@@ -1,0 +1,88 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { LiveFeed } from '../live/live-feed.js';
+import type { Registry } from '../store/registry.js';
+import type { TelemetryStore } from '../store/telemetry-store.js';
+import { ApiError, errors } from './errors.js';
+import { deviceRoutes } from './routes/devices.js';
+import { healthRoutes, type HealthDeps } from './routes/health.js';
+import { liveRoutes } from './routes/live.js';
+
+export interface AppDeps {
+  log: Logger;
+  registry: Registry;
+  telemetry: TelemetryStore;
+  live: LiveFeed;
+  health: HealthDeps;
+}
+
+/** The dashboard's built assets, served at `/`. */
+function dashboardRoot(): string {
+  const manifest = createRequire(import.meta.url).resolve('@gatehouse/dashboard/package.json');
+  return join(dirname(manifest), 'dist');
+}
+
+/** Builds the hub's HTTP application without listening, so that tests can `inject` into it. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Typed with fastify's own logger interface, which pino's Logger implements.
+  const logger: FastifyBaseLogger = deps.log;
+  const app = Fastify({ loggerInstance: logger });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof ApiError) return reply.status(error.statusCode).send(error.toBody());
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const context = (error as { validationContext?: string }).validationContext ?? 'request';
+      const fields = error.validation.map((issue) => {
+        const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        return { field: path ? `${context}.${path}` : context, message: issue.message ?? 'invalid' };
+      });
+      return reply.status(400).send(errors.invalidRequest(fields).toBody());
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.status(status).send({ error: { code: 'bad_request', message: (error as Error).message } });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send(errors.internal().toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = errors.routeNotFound(request.method, request.url);
+    return reply.status(404).send(error.toBody());
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Gatehouse hub API',
+        description: 'Devices, readings and live updates of the Gatehouse hub.',
+        version: deps.health.version,
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifyWebsocket);
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes(deps.health));
+      await api.register(deviceRoutes(deps));
+      await api.register(liveRoutes(deps.live));
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api/v1' },
+  );
+  await app.register(fastifyStatic, { root: dashboardRoot(), prefix: '/' });
+  return app;
+}

@@ -1,0 +1,33 @@
+/**
+ * The API's error catalogue: every error a client can get has a stable code, an HTTP status and
+ * a message a person can act on. Bodies look like `{ "error": { "code", "message", "fields"? } }`.
+ */
+export interface ApiFieldIssue {
+  /** Where the problem is, e.g. `querystring.point` or `params.id`. */
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly fields?: ApiFieldIssue[],
+  ) {
+    super(message);
+  }
+
+  toBody() {
+    return { error: { code: this.code, message: this.message, ...(this.fields ? { fields: this.fields } : {}) } };
+  }
+}
+
+export const errors = {
+  invalidRequest: (fields: ApiFieldIssue[]) =>
+    new ApiError(400, 'invalid_request', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields),
+  deviceNotFound: (id: string) => new ApiError(404, 'device_not_found', `no device "${id}"`),
+  routeNotFound: (method: string, url: string) => new ApiError(404, 'route_not_found', `no route ${method} ${url}`),
+  internal: () => new ApiError(500, 'internal_error', 'the hub failed to answer; the error is in its log'),
+};

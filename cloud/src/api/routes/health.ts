@@ -1,0 +1,46 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { IngestionCounters } from '../../ingest/ingestion.js';
+
+export interface HealthDeps {
+  version: string;
+  startedAt: number;
+  brokerClients: () => number;
+  ingestion: IngestionCounters;
+}
+
+export const healthRoutes =
+  (deps: HealthDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/health',
+      {
+        schema: {
+          summary: 'Is the hub up, and what has it ingested',
+          tags: ['hub'],
+          response: {
+            200: z.object({
+              status: z.literal('ok'),
+              version: z.string(),
+              uptime_s: z.number(),
+              broker: z.object({ clients: z.number() }),
+              ingestion: z.object({
+                messages: z.number(),
+                readings_stored: z.number(),
+                duplicates: z.number(),
+                rejected: z.number(),
+                store_retries: z.number(),
+              }),
+            }),
+          },
+        },
+      },
+      async () => ({
+        status: 'ok' as const,
+        version: deps.version,
+        uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+        broker: { clients: deps.brokerClients() },
+        ingestion: { ...deps.ingestion },
+      }),
+    );
+  };

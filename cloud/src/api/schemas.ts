@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { Quality } from '@gatehouse/protocols';
+
+/** Response shapes shared by several routes; they are also what /api/v1/openapi.json documents. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+export const DeviceBody = z.object({
+  id: z.string().describe('hub-wide device id: {site}.{gateway}.{device}'),
+  site: z.string(),
+  gateway: z.string(),
+  device: z.string(),
+  kind: z.string().nullable(),
+  profile: z.string().nullable(),
+  comm: z.object({
+    status: z.string(),
+    reason: z.string().nullable(),
+    last_good_read: z.number().nullable(),
+    consecutive_failures: z.number(),
+    total_errors: z.number(),
+  }),
+  gateway_state: z.string(),
+  last_seen: z.number().nullable().describe('milliseconds since the epoch'),
+});
+
+export const ReadingBody = z.object({
+  point: z.string(),
+  value: z.union([z.number(), z.boolean(), z.string(), z.null()]),
+  unit: z.string().nullable(),
+  quality: Quality,
+  ts: z.number().describe('milliseconds since the epoch, when the gateway read the value'),
+});

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { startAgent } from './agent.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
+
+const USAGE = `usage: gatehouse-edge <command> --config FILE
+
+commands:
+  run     poll the configured devices and forward their readings to the hub
+  check   validate the configuration and exit
+
+The configuration is YAML or JSON; see edge/README.md.`;
+
+function exitWith(code: number, message: string): never {
+  process.stderr.write(`gatehouse-edge: ${message}\n`);
+  process.exit(code);
+}
+
+function main(): void {
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  } catch (error) {
+    exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const command = positionals[0];
+  if (command !== 'run' && command !== 'check') exitWith(2, `unknown command "${command ?? ''}"\n\n${USAGE}`);
+  if (!values.config) exitWith(2, `--config FILE is required\n\n${USAGE}`);
+
+  let loaded;
+  try {
+    loaded = loadConfigFile(values.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const lines = error.issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n');
+    exitWith(2, `${error.file} is invalid:\n${lines}`);
+  }
+  if (command === 'check') {
+    const { config } = loaded;
+    process.stdout.write(`${values.config}: valid (${config.devices.length} devices on ${config.buses.length} buses, version ${loaded.version})\n`);
+    return;
+  }
+
+  const log = pino({ name: 'gatehouse-edge' });
+  const agent = startAgent(loaded, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    agent.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main();

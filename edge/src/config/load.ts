@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { describeIssues, fieldIssues, type FieldIssue } from '@gatehouse/protocols';
+import { builtInProfile, loadProfileFile, ProfileError, type DeviceProfile } from '@gatehouse/devices';
+import { AgentConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly issues: FieldIssue[],
+  ) {
+    super(`${file}: ${describeIssues(issues)}`);
+  }
+}
+
+/** A validated configuration with everything it names resolved. */
+export interface LoadedConfig {
+  config: AgentConfig;
+  /** Profiles by the name the config gives them. */
+  profiles: Map<string, DeviceProfile>;
+  /** Reported in the status, so that the hub sees which configuration a gateway runs. */
+  version: string;
+  dataDir: string;
+}
+
+function resolveProfiles(config: AgentConfig, file: string): Map<string, DeviceProfile> {
+  const profiles = new Map<string, DeviceProfile>();
+  const issues: FieldIssue[] = [];
+  config.devices.forEach((device, index) => {
+    if (profiles.has(device.profile)) return;
+    const shipped = builtInProfile(device.profile);
+    if (shipped) {
+      profiles.set(device.profile, shipped);
+      return;
+    }
+    if (!/[/.]/.test(device.profile)) {
+      issues.push({ path: `devices[${index}].profile`, message: `no shipped profile "${device.profile}"` });
+      return;
+    }
+    const path = isAbsolute(device.profile) ? device.profile : resolve(dirname(file), device.profile);
+    try {
+      profiles.set(device.profile, loadProfileFile(path));
+    } catch (error) {
+      if (!(error instanceof ProfileError)) throw error;
+      issues.push({ path: `devices[${index}].profile`, message: error.message });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return profiles;
+}
+
+/** Parses and validates a config document (YAML or JSON; YAML is a superset of JSON). */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(file, [{ path: '(root)', message: (error as Error).message }]);
+  }
+  const result = AgentConfig.safeParse(document);
+  if (!result.success) throw new ConfigError(file, fieldIssues(result.error));
+  const config = result.data;
+  const dataRoot = env.GATEHOUSE_DATA_DIR ?? join(process.cwd(), '.gatehouse');
+  return {
+    config,
+    profiles: resolveProfiles(config, file),
+    version: createHash('sha256').update(text).digest('hex').slice(0, 12),
+    dataDir: config.data_dir ?? join(dataRoot, 'edge', `${config.site}-${config.gateway}`),
+  };
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [{ path: '(root)', message: `cannot read: ${(error as Error).message}` }]);
+  }
+  return parseConfig(text, file, env);
+}

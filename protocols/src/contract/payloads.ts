@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { DEVICE_KINDS, EVENT_TYPES } from '../catalogue.js';
+import { Identifier } from '../ids.js';
+
+/**
+ * Payload schemas of the edge↔cloud contract. Every payload carries `v`, the schema version, so
+ * that a hub can serve gateways of several agent versions during a rolling upgrade.
+ */
+export const SCHEMA_VERSION = 1;
+const version = z.literal(SCHEMA_VERSION);
+
+/** Milliseconds since the Unix epoch. Bounded so that seconds or microseconds are caught. */
+export const Timestamp = z
+  .number()
+  .int()
+  .min(946_684_800_000, 'a millisecond timestamp after 2000-01-01')
+  .max(4_102_444_800_000, 'a millisecond timestamp before 2100-01-01');
+
+export const Quality = z.enum(['good', 'bad', 'uncertain']);
+
+export const Reading = z.object({
+  device: Identifier,
+  point: z.string().regex(/^[a-z][a-z0-9_]*$/, 'a catalogue point name'),
+  ts: Timestamp,
+  value: z.union([z.number().finite(), z.boolean(), z.string().max(256), z.null()]),
+  quality: Quality,
+});
+
+/** Every outbound batch carries the gateway's sequence number, which survives restarts. */
+const Sequence = z.number().int().nonnegative();
+
+export const TelemetryPayload = z.object({
+  v: version,
+  seq: Sequence,
+  readings: z.array(Reading).min(1).max(10_000),
+});
+
+export const StatusPayload = z.object({
+  v: version,
+  state: z.enum(['online', 'offline']),
+  ts: Timestamp,
+  agent_version: z.string().min(1),
+  config_version: z.string(),
+  boot_id: z.string().min(1),
+});
+
+export const GatehouseEvent = z.object({
+  device: Identifier,
+  type: z.enum(EVENT_TYPES),
+  ts: Timestamp,
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const EventsPayload = z.object({
+  v: version,
+  seq: Sequence,
+  events: z.array(GatehouseEvent).min(1),
+});
+
+export const Severity = z.enum(['critical', 'major', 'minor', 'warning']);
+
+export const AlarmTransition = z.object({
+  device: Identifier,
+  rule: Identifier,
+  state: z.enum(['raised', 'cleared']),
+  severity: Severity,
+  ts: Timestamp,
+  message: z.string(),
+  value: z.union([z.number().finite(), z.boolean(), z.string(), z.null()]).optional(),
+});
+
+export const AlarmsPayload = z.object({
+  v: version,
+  seq: Sequence,
+  alarms: z.array(AlarmTransition).min(1),
+});
+
+export const CommStatus = z.enum(['online', 'offline', 'unknown']);
+
+export const DeviceInventoryEntry = z.object({
+  device: Identifier,
+  kind: z.enum(DEVICE_KINDS as [string, ...string[]]),
+  profile: z.string().min(1),
+  comm: z.object({
+    status: CommStatus,
+    /** Why the device is offline, in words an installer can act on. */
+    reason: z.string().optional(),
+    last_good_read: Timestamp.nullable(),
+    consecutive_failures: z.number().int().nonnegative(),
+    total_errors: z.number().int().nonnegative(),
+  }),
+});
+
+export const DevicesPayload = z.object({
+  v: version,
+  ts: Timestamp,
+  devices: z.array(DeviceInventoryEntry),
+});
+
+export const ConfigPayload = z.object({
+  v: version,
+  /** Opaque to the transport; the agent reports the version it runs in its status. */
+  version: z.string().min(1),
+  issued_at: Timestamp,
+  /** The agent validates the body against its own configuration schema. */
+  config: z.record(z.string(), z.unknown()),
+});
+
+export const CommandPayload = z.object({
+  v: version,
+  /** Correlation id; a command id seen before is answered, never executed twice. */
+  id: z.string().min(8).max(64),
+  ts: Timestamp,
+  device: Identifier,
+  action: z.enum(['open_barrier', 'unlock_door', 'write_register']),
+  params: z.record(z.string(), z.unknown()).default({}),
+  timeout_ms: z.number().int().positive().max(300_000).default(10_000),
+});
+
+export const CommandResultPayload = z.object({
+  v: version,
+  id: z.string().min(8).max(64),
+  ts: Timestamp,
+  status: z.enum(['ok', 'failed', 'rejected', 'timeout', 'duplicate']),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type Reading = z.infer<typeof Reading>;
+export type Quality = z.infer<typeof Quality>;
+export type TelemetryPayload = z.infer<typeof TelemetryPayload>;
+export type StatusPayload = z.infer<typeof StatusPayload>;
+export type GatehouseEvent = z.infer<typeof GatehouseEvent>;
+export type EventsPayload = z.infer<typeof EventsPayload>;
+export type AlarmTransition = z.infer<typeof AlarmTransition>;
+export type AlarmsPayload = z.infer<typeof AlarmsPayload>;
+export type CommStatus = z.infer<typeof CommStatus>;
+export type DeviceInventoryEntry = z.infer<typeof DeviceInventoryEntry>;
+export type DevicesPayload = z.infer<typeof DevicesPayload>;
+export type ConfigPayload = z.infer<typeof ConfigPayload>;
+export type CommandPayload = z.infer<typeof CommandPayload>;
+export type CommandResultPayload = z.infer<typeof CommandResultPayload>;
