@@ -8,3 +8,4 @@ export * from './modbus/codec.js';
 export * from './modbus/plan.js';
 export * from './modbus/exceptions.js';
 export * from './modbus/client.js';
+export * from './modbus/wire-time.js';
