@@ -37,7 +37,9 @@ function dashboardRoot(): string {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Typed with fastify's own logger interface, which pino's Logger implements.
   const logger: FastifyBaseLogger = deps.log;
-  const app = Fastify({ loggerInstance: logger });
+  // Device ids are three identifiers of up to 64 characters; the router's default cut-off of 100
+  // would answer a long id with a bare 404 before the route's schema can name the problem.
+  const app = Fastify({ loggerInstance: logger, routerOptions: { maxParamLength: 256 } });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -67,7 +69,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     openapi: {
       info: {
         title: 'Gatehouse hub API',
-        description: 'Devices, readings and live updates of the Gatehouse hub.',
+        // @fastify/websocket hides WebSocket routes from the document, so the live feed is described here.
+        description: [
+          'Devices, readings and live updates of the Gatehouse hub.',
+          '',
+          'Live updates: open a WebSocket to `/api/v1/live`. The hub sends JSON messages:',
+          '`{"type":"readings","readings":[{device,point,ts,value,quality}]}` as readings are stored and',
+          '`{"type":"device","device":{...}}` when a device or its gateway changes state.',
+        ].join('\n'),
         version: deps.health.version,
       },
     },

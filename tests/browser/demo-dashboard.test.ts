@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../support/browser.js';
+import { DEMO_SCRIPT, REPO_ROOT } from '../support/paths.js';
+import { freePort, Proc } from '../support/processes.js';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm run demo', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));
+  let demo: Proc | undefined;
+  let browser: Browser | undefined;
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.stop('SIGINT');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the dashboard with live values within 60 s, and stops cleanly on SIGINT', async () => {
+    const env = {
+      ...process.env,
+      GATEHOUSE_HTTP_PORT: String(await freePort()),
+      GATEHOUSE_MQTT_PORT: String(await freePort()),
+      GATEHOUSE_SIM_PORT: String(await freePort()),
+      GATEHOUSE_DATA_DIR: dataDir,
+    };
+    demo = new Proc('demo', spawn(process.execPath, [DEMO_SCRIPT], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const url = await demo.waitForLine((line) => /^\s+dashboard\s+(\S+)/.exec(line)?.[1], 60_000);
+
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto(url);
+    const energy = page.locator('[data-device="tower-a.gw-01.meter-main"] tr[data-point="energy_import_kwh"] td');
+    await energy.filter({ hasText: 'kWh' }).waitFor({ timeout: 60_000 });
+    expect(await page.locator('article.device').count()).toBe(3);
+    await expect.poll(() => page.locator('.comm[data-status="online"]').count(), { timeout: 30_000 }).toBe(3);
+
+    // Live: a newer reading replaces the one shown, without reloading the page.
+    const voltage = page.locator('[data-device="tower-a.gw-01.meter-main"] tr[data-point="voltage_l1_v"] td');
+    const firstTs = Number(await voltage.getAttribute('data-ts'));
+    await expect.poll(async () => Number(await voltage.getAttribute('data-ts')), { timeout: 30_000 }).toBeGreaterThan(firstTs);
+    expect(await voltage.textContent()).toMatch(/^2\d\d(\.\d+)? V$/);
+    await page.screenshot({ path: join(dataDir, 'dashboard.png'), fullPage: true });
+
+    const children = (await new Promise<string>((resolve) => {
+      const pgrep = spawn('pgrep', ['-P', String(demo!.child.pid)]);
+      let out = '';
+      pgrep.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      pgrep.once('exit', () => resolve(out));
+    }))
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    expect(children).toHaveLength(3);
+
+    demo.child.kill('SIGINT');
+    expect(await demo.exited).toBe(0);
+    expect(demo.stdout.join('\n')).toContain('Gatehouse demo stopped.');
+    expect(children.filter(isAlive)).toEqual([]);
+  });
+});
