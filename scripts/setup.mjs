@@ -34,7 +34,10 @@ export function ensureNodeModules() {
   const lock = join(ROOT, 'package-lock.json');
   if (existsSync(installed) && (!existsSync(lock) || statSync(installed).mtimeMs >= statSync(lock).mtimeMs)) return;
   step('installing npm dependencies');
-  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+  // `npm install` rather than `npm ci`: it installs the locked versions all the same, and npm 11
+  // writes lock files without the other platforms' optional packages (turbo's, for one), which
+  // `npm ci` then refuses as out of sync.
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 function isInstalled(pkg) {
