@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceInventoryEntry } from '@gatehouse/protocols';
 import type { LoadedConfig } from './config/load.js';
-import { TcpBusPoller, type PolledDevice, type PollSink } from './poll/tcp-bus-poller.js';
+import { BusPoller, type PolledDevice, type PollSink } from './poll/bus-poller.js';
+import { LearnedGaps } from './poll/learned-gaps.js';
 import { MqttUplink } from './uplink/mqtt-uplink.js';
 import { PersistentSequence } from './uplink/sequence.js';
 import { AGENT_VERSION } from './version.js';
@@ -23,7 +24,8 @@ export function startAgent(loaded: LoadedConfig, log: Logger): RunningAgent {
     new PersistentSequence(join(loaded.dataDir, 'sequence')),
     log.child({ part: 'uplink' }),
   );
-  const pollers: TcpBusPoller[] = [];
+  const pollers: BusPoller[] = [];
+  const learned = new LearnedGaps(join(loaded.dataDir, 'learned-gaps.json'));
   const inventory = (): DeviceInventoryEntry[] =>
     config.devices.map((device) => {
       const profile = loaded.profiles.get(device.profile)!;
@@ -51,7 +53,7 @@ export function startAgent(loaded: LoadedConfig, log: Logger): RunningAgent {
       .filter((device) => device.bus === bus.id)
       .map((device) => ({ config: device, profile: loaded.profiles.get(device.profile)! }));
     if (devices.length === 0) continue;
-    pollers.push(new TcpBusPoller(bus, devices, sink, log.child({ bus: bus.id })));
+    pollers.push(new BusPoller({ bus, devices, sink, log: log.child({ bus: bus.id }), learned }));
   }
 
   uplink.setInventory(inventory());

@@ -3,12 +3,14 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
+import { planReport } from './plan-report.js';
 
 const USAGE = `usage: gatehouse-edge <command> --config FILE
 
 commands:
   run     poll the configured devices and forward their readings to the hub
   check   validate the configuration and exit
+  plan    print each device's read requests and their bus time per cycle
 
 The configuration is YAML or JSON; see edge/README.md.`;
 
@@ -30,7 +32,7 @@ function main(): void {
     return;
   }
   const command = positionals[0];
-  if (command !== 'run' && command !== 'check') exitWith(2, `unknown command "${command ?? ''}"\n\n${USAGE}`);
+  if (command !== 'run' && command !== 'check' && command !== 'plan') exitWith(2, `unknown command "${command ?? ''}"\n\n${USAGE}`);
   if (!values.config) exitWith(2, `--config FILE is required\n\n${USAGE}`);
 
   let loaded;
@@ -40,6 +42,10 @@ function main(): void {
     if (!(error instanceof ConfigError)) throw error;
     const lines = error.issues.map((issue) => `  ${issue.path}: ${issue.message}`).join('\n');
     exitWith(2, `${error.file} is invalid:\n${lines}`);
+  }
+  if (command === 'plan') {
+    process.stdout.write(`${planReport(loaded)}\n`);
+    return;
   }
   if (command === 'check') {
     const { config } = loaded;

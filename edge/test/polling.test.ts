@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CommState, nextSlot, PersistentSequence } from '../src/index.js';
+import { CommState, nextSlot, PersistentSequence, ProbeBudget } from '../src/index.js';
 
 describe('poll cycles', () => {
   it('stay on their grid however long a poll took', () => {
@@ -11,6 +11,31 @@ describe('poll cycles', () => {
   it('skip the slots a busy bus missed instead of queueing them', () => {
     expect(nextSlot(10_000, 1000, 13_400)).toBe(14_000);
     expect(nextSlot(10_000, 1000, 11_000)).toBe(12_000);
+  });
+  it('with an interval of 0, come round again as soon as the bus is free', () => {
+    expect(nextSlot(10_000, 0, 10_350)).toBe(10_350);
+  });
+});
+
+describe('the probe budget of a bus', () => {
+  it('lets probes take at most its share of the bus time, however many devices are dead', () => {
+    const budget = new ProbeBudget(0.02, 2000, 0);
+    let probes = 0;
+    // Probes that all time out (1 s each), asked for as often as possible, for an hour.
+    for (let now = 0; now < 3_600_000; now += 100) {
+      if (budget.take(1000, now).granted) probes++;
+    }
+    // 2 % of an hour is 72 s of probing, plus the two probes the full bucket starts with.
+    expect(probes).toBeLessThanOrEqual(74);
+    expect(probes).toBeGreaterThanOrEqual(70);
+  });
+
+  it('says how long until a probe fits, and takes back what a quick answer did not use', () => {
+    const budget = new ProbeBudget(0.1, 1000, 0);
+    expect(budget.take(1000, 0)).toEqual({ granted: true });
+    expect(budget.take(1000, 0)).toEqual({ granted: false, waitMs: 10_000 });
+    budget.refund(900);
+    expect(budget.take(1000, 1000)).toEqual({ granted: true });
   });
 });
 

@@ -1,4 +1,11 @@
-import { planReads, RegisterDecodeError, type ReadRequest, type RegisterValue } from '@gatehouse/protocols';
+import {
+  planReads,
+  RegisterDecodeError,
+  type ReadRequest,
+  type RegisterSpan,
+  type RegisterValue,
+  type RequestCostModel,
+} from '@gatehouse/protocols';
 import type { DeviceProfile } from '../profile/schema.js';
 import { decodePoint, modbusPointsOf, type ModbusPoint } from './points.js';
 
@@ -8,15 +15,26 @@ export interface PlannedRead {
   points: ModbusPoint[];
 }
 
-export function planProfileReads(profile: DeviceProfile): PlannedRead[] {
+export interface PlanOptions {
+  /** The bus and the device's turnaround. Without it the turnaround counts as 0, which makes
+   *  requests look cheapest: a gap is then read only where that pays even on the quickest device. */
+  model?: RequestCostModel;
+  /** Addresses the device refused to read, learned from "illegal data address" answers. */
+  unreadable?: readonly RegisterSpan[];
+  /** A lower register limit than the profile's, e.g. for a device that chokes on long reads. */
+  maxRegisters?: number;
+}
+
+export function planProfileReads(profile: DeviceProfile, options: PlanOptions = {}): PlannedRead[] {
   const points = modbusPointsOf(profile);
   const requests = planReads(
     points,
-    { maxRegisters: profile.limits.max_registers_per_request, maxBits: profile.limits.max_bits_per_request },
-    // The profile knows neither the bus nor the device's turnaround. Costing the turnaround at 0
-    // makes requests look cheapest, so a gap is read only where that pays even on the quickest
-    // device: at most 9 registers on the nominal line, close to the fixed 8 used before.
-    { turnaroundMs: 0 },
+    {
+      maxRegisters: Math.min(options.maxRegisters ?? 125, profile.limits.max_registers_per_request),
+      maxBits: profile.limits.max_bits_per_request,
+      ...(options.unreadable ? { unreadable: options.unreadable } : {}),
+    },
+    options.model ?? { turnaroundMs: 0 },
   );
   return requests.map((request) => ({ request, points: request.spans.map((index) => points[index]!) }));
 }

@@ -5,16 +5,52 @@ import { Identifier } from '@gatehouse/protocols';
  * The agent's configuration file. Defaults are the values an installer would pick on a typical
  * site, so that a minimal file names only what is particular to the site.
  */
-const TcpBus = z.object({
+/** Serial line settings. Modbus over Serial Line V1.02 §2.5.1 makes even parity the default. */
+const lineSettings = {
+  baud: z.number().int().min(300).max(921_600).default(9600),
+  parity: z.enum(['none', 'even', 'odd']).default('even'),
+  data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
+  stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+};
+
+const busSettings = {
   id: Identifier,
+  /** How long a device on this bus may take to answer one request. */
+  timeout_ms: z.number().int().min(10).max(60_000).default(1000),
+  /**
+   * The most of the bus's time that probing offline devices may take. A dead device would
+   * otherwise cost a timeout every cycle and starve the live ones.
+   */
+  probe_share: z.number().min(0.001).max(0.5).default(0.02),
+};
+
+const TcpBus = z.object({
+  ...busSettings,
   transport: z.literal('tcp'),
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(502),
-  /** How long a device on this bus may take to answer one request. */
-  timeout_ms: z.number().int().min(10).max(60_000).default(1000),
+  /** Transactions in flight at once, one connection each; 1 for gateways onto a serial line. */
+  max_concurrent: z.number().int().min(1).max(16).default(1),
 });
 
-export const Bus = z.discriminatedUnion('transport', [TcpBus]);
+const RtuBus = z.object({
+  ...busSettings,
+  transport: z.literal('rtu'),
+  /** The serial device, e.g. /dev/ttyUSB0 or /dev/ttyS1. */
+  path: z.string().min(1),
+  ...lineSettings,
+});
+
+/** RTU frames through an RS-485-to-Ethernet device server; the line settings are its serial side. */
+const RtuOverTcpBus = z.object({
+  ...busSettings,
+  transport: z.literal('rtu-over-tcp'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  ...lineSettings,
+});
+
+export const Bus = z.discriminatedUnion('transport', [TcpBus, RtuBus, RtuOverTcpBus]);
 
 export const Device = z.object({
   id: Identifier,
@@ -23,9 +59,16 @@ export const Device = z.object({
   unit: z.number().int().min(1).max(247),
   /** A shipped profile id, or the path of a profile file relative to this config. */
   profile: z.string().min(1),
-  poll_interval_ms: z.number().int().min(100).max(86_400_000).default(5000),
+  /** 0 polls the device as often as the bus allows. */
+  poll_interval_ms: z.number().int().min(0).max(86_400_000).default(5000),
   /** Consecutive failed polls after which the device is reported offline. */
   offline_after_failures: z.number().int().min(1).max(100).default(3),
+  /** Immediate retries of a request that got no valid answer. */
+  retries: z.number().int().min(0).max(5).default(1),
+  /** The device's time from the end of a request to its answer, for planning requests. */
+  turnaround_ms: z.number().min(0).max(5000).default(20),
+  /** The longest wait between probes of an offline device. */
+  max_probe_interval_ms: z.number().int().min(1000).max(86_400_000).default(300_000),
 });
 
 export const Uplink = z.object({
