@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import type { RegisterValue } from '@gatehouse/protocols';
+import type { RegisterValue, SerialLine } from '@gatehouse/protocols';
 import { builtInProfile, builtInProfiles } from './profile/registry.js';
 import { loadProfileFile } from './profile/load.js';
 import { startMeterSimulator } from './simulator/meter-simulator.js';
+import { FaultError, faultPlanOf, parseFault, type FaultPlan } from './simulator/faults.js';
+import type { ResponseDelayModel, RtuSlaveOptions } from './simulator/rtu-slave.js';
 
 const USAGE = `usage: gatehouse-sim meter [options]
 
-Simulates electric meters of a profile behind one Modbus TCP endpoint.
+Simulates electric meters of a profile behind one Modbus TCP endpoint, or on one
+Modbus RTU line (a serial device, or raw RTU frames over TCP as from an RS-485 device server).
 
   --host ADDR          address to listen on (default 127.0.0.1)
   --port N             TCP port; 0 picks a free one (default 5020)
@@ -16,7 +19,17 @@ Simulates electric meters of a profile behind one Modbus TCP endpoint.
   --profile ID|FILE    a shipped profile id or a profile file (default reference-3ph-meter)
   --hold               freeze every value at its start
   --set POINT=VALUE    pin a point to a value (repeatable)
-  --tick-ms N          how often values move (default 1000)`;
+  --tick-ms N          how often values move (default 1000)
+  --transport KIND     tcp (Modbus TCP, default) or rtu (Modbus RTU: on --serial,
+                       else RTU over TCP on --host/--port)
+  --serial PATH        serial device for rtu, e.g. one end of a socat pty pair
+  --baud N             rtu line speed (default 9600)
+  --parity P           rtu parity: none, even, odd (default even)
+  --stop-bits N        rtu stop bits: 1 or 2 (default 1)
+  --turnaround-ms N    rtu slave turnaround before the answer's wire time (default 5)
+  --wire-delay MODEL   rtu answer delay: round-trip, answer, none (default round-trip)
+  --fault SPEC         rtu fault UNIT:KIND[=VALUE][:count=N][:p=P][:seed=S], KIND one of
+                       crc, truncate, wrong-unit, exception, silence (repeatable)`;
 
 const log = pino({ name: 'gatehouse-sim' });
 
@@ -43,6 +56,58 @@ function integer(flag: string, text: string, min: number, max: number): number {
   return value;
 }
 
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  if (!allowed.includes(text as T)) fail(`--${flag} ${text}: expected one of ${allowed.join(', ')}`);
+  return text as T;
+}
+
+interface RtuFlags {
+  transport: string;
+  serial?: string;
+  host: string;
+  port: string;
+  baud: string;
+  parity: string;
+  'stop-bits': string;
+  'turnaround-ms': string;
+  'wire-delay': string;
+  fault: string[];
+}
+
+/** The RTU endpoint the flags ask for; undefined for Modbus TCP. */
+function rtuOptions(values: RtuFlags): Omit<RtuSlaveOptions, 'units'> | undefined {
+  const transport = oneOf('transport', values.transport, ['tcp', 'rtu'] as const);
+  if (transport === 'tcp') {
+    if (values.serial !== undefined || values.fault.length > 0) fail('--serial and --fault need --transport rtu');
+    return undefined;
+  }
+  const line: SerialLine = {
+    baud: integer('baud', values.baud, 300, 921_600),
+    dataBits: 8, // RTU requires 8 data bits (Modbus over Serial Line V1.02 §2.5.1)
+    parity: oneOf('parity', values.parity, ['none', 'even', 'odd'] as const),
+    stopBits: integer('stop-bits', values['stop-bits'], 1, 2) as 1 | 2,
+  };
+  return {
+    line,
+    turnaroundMs: integer('turnaround-ms', values['turnaround-ms'], 0, 10_000),
+    delay: oneOf<ResponseDelayModel>('wire-delay', values['wire-delay'], ['answer', 'round-trip', 'none']),
+    transport:
+      values.serial !== undefined
+        ? { kind: 'serial', path: values.serial }
+        : { kind: 'tcp', host: values.host, port: integer('port', values.port, 0, 65535) },
+    faults: faultPlan(values.fault),
+  };
+}
+
+function faultPlan(specs: readonly string[]): FaultPlan {
+  try {
+    return faultPlanOf(specs.map(parseFault));
+  } catch (error) {
+    if (error instanceof FaultError) fail(`--fault: ${error.message}`);
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -54,6 +119,14 @@ async function main(): Promise<void> {
       hold: { type: 'boolean', default: false },
       set: { type: 'string', multiple: true, default: [] },
       'tick-ms': { type: 'string', default: '1000' },
+      transport: { type: 'string', default: 'tcp' },
+      serial: { type: 'string' },
+      baud: { type: 'string', default: '9600' },
+      parity: { type: 'string', default: 'even' },
+      'stop-bits': { type: 'string', default: '1' },
+      'turnaround-ms': { type: 'string', default: '5' },
+      'wire-delay': { type: 'string', default: 'round-trip' },
+      fault: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
   });
@@ -68,6 +141,7 @@ async function main(): Promise<void> {
       ? loadProfileFile(values.profile)
       : fail(`no profile "${values.profile}"; shipped: ${[...builtInProfiles().keys()].join(', ')}`));
   const units = values.units.split(',').map((unit) => integer('units', unit, 1, 247));
+  const rtu = rtuOptions(values);
   const simulator = await startMeterSimulator({
     profile,
     host: values.host,
@@ -76,9 +150,16 @@ async function main(): Promise<void> {
     hold: values.hold,
     fixed: parseFixed(values.set),
     tickMs: integer('tick-ms', values['tick-ms'], 10, 3_600_000),
+    rtu,
   });
-  const { address, port } = simulator.tcp.address();
-  log.info({ host: address, port, units, profile: profile.id }, 'simulator ready');
+  if (simulator.tcp) {
+    const { address, port } = simulator.tcp.address();
+    log.info({ transport: 'tcp', host: address, port, units, profile: profile.id }, 'simulator ready');
+  } else {
+    const endpoint = simulator.rtu?.address?.();
+    const where = endpoint ? { host: endpoint.address, port: endpoint.port } : { serial: values.serial };
+    log.info({ transport: 'rtu', ...where, line: rtu?.line, units, profile: profile.id }, 'simulator ready');
+  }
   const stop = () => {
     void simulator.stop().then(() => process.exit(0));
   };

@@ -5,3 +5,9 @@ export { modbusPointsOf, decodePoint, encodePoint, type ModbusPoint } from './mo
 export { planProfileReads, decodePlannedRead, type PlannedRead, type PlanOptions, type PointResult } from './modbus/read-plan.js';
 export { startMeterSimulator, type MeterSimulator, type MeterSimulatorOptions } from './simulator/meter-simulator.js';
 export { residentialLoadShape, ElectricMeterBehaviour } from './simulator/electric-meter.js';
+export { startRtuSlave, type RtuSlave, type RtuSlaveOptions } from './simulator/rtu-slave.js';
+export { parseFault, type FaultSpec, type FaultPlan } from './simulator/faults.js';
+export { startPtyPair, type PtyPair } from './simulator/pty-pair.js';
+export { SlaveMemory, ModbusException } from './simulator/memory.js';
+export { ProfileSlave } from './simulator/profile-slave.js';
+export { startTcpSlave, type TcpSlave } from './simulator/tcp-slave.js';

@@ -9,3 +9,4 @@ export * from './modbus/plan.js';
 export * from './modbus/exceptions.js';
 export * from './modbus/client.js';
 export * from './modbus/wire-time.js';
+export * from './random.js';

@@ -4,6 +4,7 @@ import {
   planBusMs,
   planReads,
   requestBusMs,
+  seededRandom,
   unreadableGaps,
   type ModbusTable,
   type PlanLimits,
@@ -250,17 +251,6 @@ describe('unreadableGaps', () => {
 // The oracle: exhaustive search over small random maps, written apart from the planner (it shares
 // only the cost of one request, checked by hand above), must find no plan cheaper than the DP's.
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const TABLES: readonly ModbusTable[] = ['coil', 'discrete', 'holding', 'input'];
 const TABLE_ORDER = new Map(TABLES.map((table, order) => [table, order]));
 const isBits = (table: ModbusTable) => table === 'coil' || table === 'discrete';
@@ -380,7 +370,7 @@ function expectValidPlan(plan: readonly ReadRequest[], testCase: RandomCase): vo
 
 describe('planReads against exhaustive search', () => {
   it('matches the best cut into runs on 400 random maps of up to 12 spans', () => {
-    const random = mulberry32(0x6a7e);
+    const random = seededRandom(0x6a7e);
     for (let n = 0; n < 400; n++) {
       const testCase = randomCase(random, 12);
       const plan = planReads(testCase.spans, testCase.limits, testCase.model);
@@ -390,7 +380,7 @@ describe('planReads against exhaustive search', () => {
   });
 
   it('matches the best of all set partitions on 200 random maps of up to 8 spans (runs suffice)', () => {
-    const random = mulberry32(0xb05);
+    const random = seededRandom(0xb05);
     for (let n = 0; n < 200; n++) {
       const testCase = randomCase(random, 8);
       const plan = planReads(testCase.spans, testCase.limits, testCase.model);
@@ -399,7 +389,7 @@ describe('planReads against exhaustive search', () => {
   });
 
   it('plans the same requests whatever order the spans come in', () => {
-    const random = mulberry32(0x5eed);
+    const random = seededRandom(0x5eed);
     for (let n = 0; n < 100; n++) {
       const testCase = randomCase(random, 12);
       const shuffled = [...testCase.spans];

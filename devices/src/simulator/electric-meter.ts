@@ -1,4 +1,4 @@
-import { noise, seededRandom } from './random.js';
+import { noise, seededRandom } from '@gatehouse/protocols';
 
 export interface ElectricMeterOptions {
   /** The building's evening peak, in kW. */

@@ -2,6 +2,7 @@ import type { RegisterValue } from '@gatehouse/protocols';
 import type { DeviceProfile } from '../profile/schema.js';
 import { DEFAULT_ELECTRIC_METER, ElectricMeterBehaviour } from './electric-meter.js';
 import { ProfileSlave } from './profile-slave.js';
+import { startRtuSlave, type RtuSlave, type RtuSlaveOptions } from './rtu-slave.js';
 import { startTcpSlave, type TcpSlave } from './tcp-slave.js';
 
 export interface MeterSimulatorOptions {
@@ -16,10 +17,15 @@ export interface MeterSimulatorOptions {
   fixed: Record<string, RegisterValue>;
   tickMs: number;
   now?: () => number;
+  /** Serve the meters as Modbus RTU (on a serial line, or RTU over TCP) instead of Modbus TCP. */
+  rtu?: Omit<RtuSlaveOptions, 'units'>;
 }
 
 export interface MeterSimulator {
-  readonly tcp: TcpSlave;
+  /** The Modbus TCP endpoint; undefined when the meters are served over RTU. */
+  readonly tcp: TcpSlave | undefined;
+  /** The Modbus RTU endpoint, when `rtu` was given. */
+  readonly rtu: RtuSlave | undefined;
   /** The engineering values each unit holds now. */
   values(unit: number): Record<string, RegisterValue> | undefined;
   stop(): Promise<void>;
@@ -47,18 +53,17 @@ export async function startMeterSimulator(options: MeterSimulatorOptions): Promi
     };
     return { unit, slave, tick, values: () => values };
   });
-  const tcp = await startTcpSlave({
-    host: options.host,
-    port: options.port,
-    units: new Map(meters.map((meter) => [meter.unit, meter.slave.memory])),
-  });
+  const units = new Map(meters.map((meter) => [meter.unit, meter.slave.memory]));
+  const rtu = options.rtu ? await startRtuSlave({ ...options.rtu, units }) : undefined;
+  const tcp = rtu ? undefined : await startTcpSlave({ host: options.host, port: options.port, units });
   const timer = options.hold ? undefined : setInterval(() => meters.forEach((meter) => meter.tick()), options.tickMs);
   return {
     tcp,
+    rtu,
     values: (unit) => meters.find((meter) => meter.unit === unit)?.values(),
     stop: async () => {
       clearInterval(timer);
-      await tcp.close();
+      await Promise.all([tcp?.close(), rtu?.close()]);
     },
   };
 }

@@ -1,4 +1,4 @@
-/** A small seeded generator (mulberry32), so that a simulator run can be repeated exactly. */
+/** A small seeded generator (mulberry32), so that a simulator run or a randomised test repeats exactly. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
