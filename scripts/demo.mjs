@@ -98,15 +98,18 @@ const { parse } = createRequire(join(ROOT, 'edge', 'package.json'))('yaml');
 const config = parse(readFileSync(join(ROOT, 'edge', 'examples', 'demo.yaml'), 'utf8'));
 config.uplink.url = hub.mqtt_url;
 config.buses[0].port = sim.port;
+config.data_dir = join(dataDir, 'edge', `${config.site}-${config.gateway}`);
+config.metrics = { port: Number(env.GATEHOUSE_EDGE_METRICS_PORT ?? 9464) };
 const configFile = join(dataDir, 'demo-edge.json');
 writeFileSync(configFile, JSON.stringify(config, null, 2));
-await start('edge', 'edge/dist/cli.js', ['run', '--config', configFile], 'agent started');
+const agent = await start('edge', 'edge/dist/cli.js', ['run', '--config', configFile], 'agent started');
 
 process.stdout.write(`
 Gatehouse demo is running.
   dashboard   ${hub.http_url}/
   API         ${hub.http_url}/api/v1/devices   (OpenAPI: ${hub.http_url}/api/v1/openapi.json)
   MQTT        ${hub.mqtt_url}
+  gateway     ${agent.metrics_url}   (the edge agent's Prometheus metrics)
   logs        ${logDir}
 Press Ctrl-C to stop.
 `);

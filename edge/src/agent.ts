@@ -2,44 +2,58 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceInventoryEntry } from '@gatehouse/protocols';
+import { clockCheck } from './clock.js';
 import type { LoadedConfig } from './config/load.js';
+import { agentMetrics, serveMetrics } from './metrics.js';
+import { Outbox } from './outbox/outbox.js';
+import { QuotaAlarm } from './outbox/quota-alarm.js';
 import { BusPoller, type PolledDevice, type PollSink } from './poll/bus-poller.js';
 import { LearnedGaps } from './poll/learned-gaps.js';
 import { MqttUplink } from './uplink/mqtt-uplink.js';
-import { PersistentSequence } from './uplink/sequence.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface RunningAgent {
   readonly bootId: string;
+  readonly metricsUrl: string;
   stop(): Promise<void>;
 }
 
+const MB = 1024 * 1024;
+/** How often a full outbox checks whether it has drained enough to clear its alarm. */
+const QUOTA_CHECK_MS = 5000;
+
+const UNKNOWN_COMM: DeviceInventoryEntry['comm'] = { status: 'unknown', last_good_read: null, consecutive_failures: 0, total_errors: 0 };
+
 /** Starts polling every bus of the configuration and forwarding what is read to the hub. */
-export function startAgent(loaded: LoadedConfig, log: Logger): RunningAgent {
+export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<RunningAgent> {
   const { config } = loaded;
   const bootId = randomUUID();
+  const quotaBytes = config.outbox.quota_mb * MB;
+  const outbox = Outbox.open({ dir: join(loaded.dataDir, 'outbox'), quotaBytes });
   const uplink = new MqttUplink(
     config.uplink,
     { site: config.site, gateway: config.gateway, bootId, agentVersion: AGENT_VERSION, configVersion: loaded.version },
-    new PersistentSequence(join(loaded.dataDir, 'sequence')),
+    outbox,
+    clockCheck({ requireSync: config.clock.require_sync }),
     log.child({ part: 'uplink' }),
   );
+  const quotaAlarm = new QuotaAlarm(config.gateway, outbox, quotaBytes, (alarm) => uplink.addAlarms([alarm]), log.child({ part: 'outbox' }));
+  outbox.onDrop = (drop) => quotaAlarm.dropped(drop);
+  const quotaTimer = setInterval(() => quotaAlarm.check(), QUOTA_CHECK_MS);
+
   const pollers: BusPoller[] = [];
   const learned = new LearnedGaps(join(loaded.dataDir, 'learned-gaps.json'));
+  const commOf = (device: string) => pollers.map((poller) => poller.commSnapshot(device)).find(Boolean) ?? UNKNOWN_COMM;
   const inventory = (): DeviceInventoryEntry[] =>
     config.devices.map((device) => {
       const profile = loaded.profiles.get(device.profile)!;
-      const comm = pollers.map((poller) => poller.commSnapshot(device.id)).find(Boolean);
-      return {
-        device: device.id,
-        kind: profile.kind,
-        profile: profile.id,
-        comm: comm ?? { status: 'unknown', last_good_read: null, consecutive_failures: 0, total_errors: 0 },
-      };
+      return { device: device.id, kind: profile.kind, profile: profile.id, comm: commOf(device.id) };
     });
 
   const sink: PollSink = {
-    readings: (readings) => uplink.addReadings(readings),
+    readings: (readings) => {
+      uplink.addReadings(readings).catch((error: unknown) => log.error({ err: error }, 'outbox write failed; readings lost'));
+    },
     commChanged: (device, change) => {
       if (change.to === 'offline') log.warn({ device, reason: change.reason }, 'device offline');
       else if (change.outageMs !== undefined) log.info({ device, outage_ms: change.outageMs }, 'device back online');
@@ -56,19 +70,45 @@ export function startAgent(loaded: LoadedConfig, log: Logger): RunningAgent {
     pollers.push(new BusPoller({ bus, devices, sink, log: log.child({ bus: bus.id }), learned }));
   }
 
+  const metrics = await serveMetrics(
+    agentMetrics({
+      outbox,
+      uplink,
+      devices: () =>
+        config.devices.map((device) => {
+          const comm = commOf(device.id);
+          return { device: device.id, status: comm.status, totalErrors: comm.total_errors };
+        }),
+    }),
+    config.metrics.host,
+    config.metrics.port,
+  );
+
   uplink.setInventory(inventory());
   uplink.start();
   pollers.forEach((poller) => poller.start());
   log.info(
-    { site: config.site, gateway: config.gateway, devices: config.devices.length, buses: pollers.length, boot_id: bootId },
+    {
+      site: config.site,
+      gateway: config.gateway,
+      devices: config.devices.length,
+      buses: pollers.length,
+      boot_id: bootId,
+      metrics_url: metrics.url,
+      outbox: outbox.stats().depth,
+    },
     'agent started',
   );
 
   return {
     bootId,
+    metricsUrl: metrics.url,
     stop: async () => {
+      clearInterval(quotaTimer);
       await Promise.all(pollers.map((poller) => poller.stop()));
       await uplink.stop();
+      await metrics.close();
+      await outbox.close();
       log.info('agent stopped');
     },
   };

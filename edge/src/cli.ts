@@ -19,7 +19,7 @@ function exitWith(code: number, message: string): never {
   process.exit(code);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
@@ -54,7 +54,7 @@ function main(): void {
   }
 
   const log = pino({ name: 'gatehouse-edge' });
-  const agent = startAgent(loaded, log);
+  const agent = await startAgent(loaded, log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -72,4 +72,7 @@ function main(): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-main();
+main().catch((error: unknown) => {
+  process.stderr.write(`gatehouse-edge: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

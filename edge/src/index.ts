@@ -1,8 +1,10 @@
 export { AgentConfig, type BusConfig, type DeviceConfig } from './config/schema.js';
 export { ConfigError, loadConfigFile, parseConfig, type LoadedConfig } from './config/load.js';
 export { startAgent, type RunningAgent } from './agent.js';
-export { ProbeBudget } from './poll/probe-budget.js';
+export { TokenBucket } from './token-bucket.js';
 export { CommState } from './poll/comm-state.js';
-export { PersistentSequence } from './uplink/sequence.js';
+export { Outbox, LANES, type Lane, type OutboxStats } from './outbox/outbox.js';
+export { reconnectDelayMs } from './uplink/reconnect.js';
+export { clockCheck, EARLIEST_PLAUSIBLE_TIME } from './clock.js';
 export { BusPoller, nextSlot, type PolledDevice, type PollSink } from './poll/bus-poller.js';
 export { LearnedGaps } from './poll/learned-gaps.js';

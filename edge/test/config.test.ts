@@ -38,7 +38,9 @@ describe('agent configuration', () => {
     const { config } = parseConfig(JSON.stringify(minimal), 'edge.yaml', {});
     expect(config.buses[0]).toMatchObject({ port: 502, timeout_ms: 1000 });
     expect(config.devices[0]).toMatchObject({ poll_interval_ms: 5000, offline_after_failures: 3 });
-    expect(config.uplink).toMatchObject({ batch_interval_ms: 1000, batch_max_readings: 1000 });
+    expect(config.uplink).toMatchObject({ batch_max_readings: 1000, in_flight: 64, backlog_messages_per_s: 200 });
+    expect(config.outbox.quota_mb).toBe(512);
+    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
   });
 
   it.each([
@@ -49,6 +51,8 @@ describe('agent configuration', () => {
     ['an uplink that is not MQTT', { uplink: { url: 'http://hub' } }, 'uplink.url'],
     ['an unknown transport', { buses: [{ id: 'x', transport: 'carrier-pigeon', host: 'h' }] }, 'buses[0].transport'],
     ['no devices', { devices: [] }, 'devices'],
+    ['a misspelt key', { devices: [{ ...minimal.devices[0], pol_interval_ms: 100 }] }, 'devices[0]'],
+    ['an outbox quota of nothing', { outbox: { quota_mb: 0 } }, 'outbox.quota_mb'],
   ])('rejects %s and names the field', (_what, change, path) => {
     expect(pathsOf({ ...minimal, ...change })).toContain(path);
   });

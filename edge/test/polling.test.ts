@@ -1,8 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CommState, nextSlot, PersistentSequence, ProbeBudget } from '../src/index.js';
+import { CommState, nextSlot, TokenBucket } from '../src/index.js';
 
 describe('poll cycles', () => {
   it('stay on their grid however long a poll took', () => {
@@ -17,9 +14,9 @@ describe('poll cycles', () => {
   });
 });
 
-describe('the probe budget of a bus', () => {
+describe('the token bucket that bounds probing (and backlog draining)', () => {
   it('lets probes take at most its share of the bus time, however many devices are dead', () => {
-    const budget = new ProbeBudget(0.02, 2000, 0);
+    const budget = new TokenBucket(0.02, 2000, 0);
     let probes = 0;
     // Probes that all time out (1 s each), asked for as often as possible, for an hour.
     for (let now = 0; now < 3_600_000; now += 100) {
@@ -31,7 +28,7 @@ describe('the probe budget of a bus', () => {
   });
 
   it('says how long until a probe fits, and takes back what a quick answer did not use', () => {
-    const budget = new ProbeBudget(0.1, 1000, 0);
+    const budget = new TokenBucket(0.1, 1000, 0);
     expect(budget.take(1000, 0)).toEqual({ granted: true });
     expect(budget.take(1000, 0)).toEqual({ granted: false, waitMs: 10_000 });
     budget.refund(900);
@@ -57,17 +54,5 @@ describe('device comm state', () => {
     comm.succeeded(1000);
     comm.failed(2000, 'timeout');
     expect(comm.succeeded(3000)).toBeUndefined();
-  });
-});
-
-describe('the gateway sequence number', () => {
-  it('keeps rising across restarts', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-seq-')), 'sequence');
-    const first = new PersistentSequence(file, 10);
-    const seen = Array.from({ length: 25 }, () => first.next());
-    expect(seen).toEqual([...seen].sort((a, b) => a - b));
-    // A restart (even after a crash) continues above everything handed out before.
-    const second = new PersistentSequence(file, 10);
-    expect(second.next()).toBeGreaterThan(seen.at(-1)!);
   });
 });

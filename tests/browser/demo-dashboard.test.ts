@@ -34,6 +34,7 @@ describe('npm run demo', () => {
       GATEHOUSE_HTTP_PORT: String(await freePort()),
       GATEHOUSE_MQTT_PORT: String(await freePort()),
       GATEHOUSE_SIM_PORT: String(await freePort()),
+      GATEHOUSE_EDGE_METRICS_PORT: String(await freePort()),
       GATEHOUSE_DATA_DIR: dataDir,
     };
     demo = new Proc('demo', spawn(process.execPath, [DEMO_SCRIPT], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));

@@ -3,7 +3,8 @@ import { Identifier } from '@gatehouse/protocols';
 
 /**
  * The agent's configuration file. Defaults are the values an installer would pick on a typical
- * site, so that a minimal file names only what is particular to the site.
+ * site, so that a minimal file names only what is particular to the site. Objects are strict: a
+ * misspelt key is an error naming it, not a setting silently ignored.
  */
 /** Serial line settings. Modbus over Serial Line V1.02 §2.5.1 makes even parity the default. */
 const lineSettings = {
@@ -24,7 +25,7 @@ const busSettings = {
   probe_share: z.number().min(0.001).max(0.5).default(0.02),
 };
 
-const TcpBus = z.object({
+const TcpBus = z.strictObject({
   ...busSettings,
   transport: z.literal('tcp'),
   host: z.string().min(1),
@@ -33,7 +34,7 @@ const TcpBus = z.object({
   max_concurrent: z.number().int().min(1).max(16).default(1),
 });
 
-const RtuBus = z.object({
+const RtuBus = z.strictObject({
   ...busSettings,
   transport: z.literal('rtu'),
   /** The serial device, e.g. /dev/ttyUSB0 or /dev/ttyS1. */
@@ -42,7 +43,7 @@ const RtuBus = z.object({
 });
 
 /** RTU frames through an RS-485-to-Ethernet device server; the line settings are its serial side. */
-const RtuOverTcpBus = z.object({
+const RtuOverTcpBus = z.strictObject({
   ...busSettings,
   transport: z.literal('rtu-over-tcp'),
   host: z.string().min(1),
@@ -52,7 +53,7 @@ const RtuOverTcpBus = z.object({
 
 export const Bus = z.discriminatedUnion('transport', [TcpBus, RtuBus, RtuOverTcpBus]);
 
-export const Device = z.object({
+export const Device = z.strictObject({
   id: Identifier,
   bus: Identifier,
   /** The Modbus unit id (slave address). */
@@ -71,22 +72,51 @@ export const Device = z.object({
   max_probe_interval_ms: z.number().int().min(1000).max(86_400_000).default(300_000),
 });
 
-export const Uplink = z.object({
+export const Uplink = z.strictObject({
   url: z.string().regex(/^mqtts?:\/\/.+/, 'an mqtt:// or mqtts:// URL'),
   username: z.string().optional(),
   password: z.string().optional(),
-  /** Readings are gathered for this long and published as one telemetry batch. */
-  batch_interval_ms: z.number().int().min(10).max(60_000).default(1000),
+  /** A poll's readings larger than this go out as several telemetry messages. */
   batch_max_readings: z.number().int().min(1).max(10_000).default(1000),
+  /** QoS 1 messages published and not yet acknowledged by the broker, at most. */
+  in_flight: z.number().int().min(1).max(1000).default(64),
+  /** How fast an outage's backlog drains, so that live values and alarms keep going first. */
+  backlog_messages_per_s: z.number().int().min(1).max(100_000).default(200),
+  /** How often the retained status (with the outbox's figures) is refreshed. */
+  status_interval_ms: z.number().int().min(1000).max(3_600_000).default(60_000),
+  /** The longest wait between reconnection attempts; each wait is drawn at random below it. */
+  reconnect_max_ms: z.number().int().min(100).max(600_000).default(60_000),
+});
+
+export const Outbox = z.strictObject({
+  /** Disk the outbox may use; past it the oldest telemetry is dropped (counted, alarmed). */
+  quota_mb: z.number().min(1).max(1_000_000).default(512),
+});
+
+export const Metrics = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port of GET /metrics (Prometheus text format); 0 picks a free one. */
+  port: z.number().int().min(0).max(65535).default(9464),
+});
+
+export const Clock = z.strictObject({
+  /**
+   * Also require systemd-timesyncd to report the clock synchronised. Without it, only a clock
+   * that is plainly wrong (before this agent was built) marks readings uncertain.
+   */
+  require_sync: z.boolean().default(false),
 });
 
 export const AgentConfig = z
-  .object({
+  .strictObject({
     site: Identifier,
     gateway: Identifier,
     /** Defaults to a folder named after the gateway under GATEHOUSE_DATA_DIR. */
     data_dir: z.string().min(1).optional(),
     uplink: Uplink,
+    outbox: Outbox.prefault({}),
+    metrics: Metrics.prefault({}),
+    clock: Clock.prefault({}),
     buses: z.array(Bus).min(1),
     devices: z.array(Device).min(1),
   })

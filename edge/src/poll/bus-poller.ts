@@ -12,7 +12,7 @@ import type { BusConfig, DeviceConfig } from '../config/schema.js';
 import { connectionsOf, serialLineOf, transportOf } from './bus-transport.js';
 import { CommState, type CommChange } from './comm-state.js';
 import type { LearnedGaps } from './learned-gaps.js';
-import { ProbeBudget } from './probe-budget.js';
+import { TokenBucket } from '../token-bucket.js';
 import { Signal } from './signal.js';
 
 export interface PolledDevice {
@@ -75,7 +75,8 @@ export class BusPoller {
   private readonly devices: DeviceState[];
   private readonly clients: ModbusClient[];
   private readonly silenceMs: number;
-  private readonly budget: ProbeBudget;
+  /** Bus milliseconds for probing offline devices: at most `probe_share` of the bus's time. */
+  private readonly budget: TokenBucket;
   private readonly released = new Signal();
   private readonly abort = new AbortController();
   private readonly now: () => number;
@@ -91,7 +92,7 @@ export class BusPoller {
       () => new ModbusClient({ transport: transportOf(bus), timeoutMs: bus.timeout_ms }),
     );
     const start = this.now();
-    this.budget = new ProbeBudget(bus.probe_share, 2 * bus.timeout_ms, start);
+    this.budget = new TokenBucket(bus.probe_share, 2 * bus.timeout_ms, start);
     this.devices = options.devices.map((device) => ({
       ...device,
       plan: this.planFor(device),

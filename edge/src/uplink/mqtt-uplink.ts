@@ -3,14 +3,21 @@ import type { Logger } from 'pino';
 import {
   SCHEMA_VERSION,
   topicFor,
+  type AlarmsPayload,
+  type AlarmTransition,
   type DeviceInventoryEntry,
   type DevicesPayload,
+  type EventsPayload,
+  type GatehouseEvent,
+  type OutboxStatus,
   type Reading,
   type StatusPayload,
   type TelemetryPayload,
 } from '@gatehouse/protocols';
 import type { AgentConfig } from '../config/schema.js';
-import type { PersistentSequence } from './sequence.js';
+import type { Lane, Outbox, QueuedMessage } from '../outbox/outbox.js';
+import { TokenBucket } from '../token-bucket.js';
+import { reconnectDelayMs } from './reconnect.js';
 
 export interface UplinkIdentity {
   site: string;
@@ -20,26 +27,58 @@ export interface UplinkIdentity {
   configVersion: string;
 }
 
+const CHANNEL_OF_LANE = { alarms: 'alarms', events: 'events', telemetry: 'telemetry' } as const;
+
+export interface UplinkCounters {
+  published: number;
+  acknowledged: number;
+  reconnects: number;
+}
+
 /**
- * The gateway's MQTT session with the hub's broker: a retained birth on every connect, a retained
- * death as the Last Will, readings batched into telemetry, and the retained device inventory.
+ * The gateway's MQTT session with the hub's broker. Everything it sends goes through the durable
+ * outbox first and leaves it only on the broker's PUBACK. Alarms and events go before telemetry;
+ * after an outage, readings taken since the reconnection go first and the backlog drains at a
+ * bounded rate beside them, so that live values and alarms stay current while history catches up.
+ * A retained birth on every connect (with the outbox's figures, refreshed periodically) and a
+ * retained death as the Last Will tell the hub whether the gateway is there.
  */
 export class MqttUplink {
   private client: MqttClient | undefined;
-  private pending: Reading[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
   private inventory: DeviceInventoryEntry[] = [];
-  private connectedOnce = false;
+  private inFlight = 0;
+  /** Telemetry created at or after this (the last connect) is live; older is backlog. */
+  private liveSince = 0;
+  private readonly backlog: TokenBucket;
+  private backlogTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectAttempt = 0;
+  private stopping = false;
+  readonly counters: UplinkCounters = { published: 0, acknowledged: 0, reconnects: 0 };
 
   constructor(
     private readonly options: AgentConfig['uplink'],
     private readonly identity: UplinkIdentity,
-    private readonly sequence: PersistentSequence,
+    private readonly outbox: Outbox,
+    private readonly clockSynchronised: () => boolean,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.backlog = new TokenBucket(options.backlog_messages_per_s / 1000, options.backlog_messages_per_s, Date.now());
+  }
 
-  private topic(channel: 'status' | 'telemetry' | 'devices'): string {
+  private topic(channel: 'status' | 'devices' | 'telemetry' | 'events' | 'alarms'): string {
     return topicFor(this.identity.site, this.identity.gateway, channel);
+  }
+
+  private outboxStatus(): OutboxStatus {
+    const stats = this.outbox.stats();
+    return {
+      depth: stats.depth,
+      bytes: stats.bytes,
+      oldest_age_ms: stats.oldestCreatedAt === null ? null : Math.max(0, Date.now() - stats.oldestCreatedAt),
+      dropped: stats.dropped,
+    };
   }
 
   private status(state: StatusPayload['state']): string {
@@ -50,8 +89,13 @@ export class MqttUplink {
       agent_version: this.identity.agentVersion,
       config_version: this.identity.configVersion,
       boot_id: this.identity.bootId,
+      ...(state === 'online' ? { clock_synchronised: this.clockSynchronised(), outbox: this.outboxStatus() } : {}),
     };
     return JSON.stringify(payload);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
   }
 
   start(): void {
@@ -60,55 +104,133 @@ export class MqttUplink {
       ...(this.options.username === undefined ? {} : { username: this.options.username }),
       ...(this.options.password === undefined ? {} : { password: this.options.password }),
       clean: true,
-      reconnectPeriod: 2000,
+      // Reconnection is ours, with jittered backoff (see scheduleReconnect).
+      reconnectPeriod: 0,
       will: { topic: this.topic('status'), payload: Buffer.from(this.status('offline')), qos: 1, retain: true },
     });
     this.client = client;
     client.on('connect', () => {
-      this.log.info({ url: this.options.url, reconnect: this.connectedOnce }, 'uplink connected');
-      this.connectedOnce = true;
-      client.publish(this.topic('status'), this.status('online'), { qos: 1, retain: true });
-      this.publishInventoryNow();
+      this.log.info({ url: this.options.url, reconnects: this.counters.reconnects, outbox: this.outbox.stats().depth }, 'uplink connected');
+      this.reconnectAttempt = 0;
+      this.liveSince = Date.now();
+      this.publishStatus();
+      this.publishInventory();
+      this.pump();
     });
-    client.on('offline', () => this.log.warn({ url: this.options.url }, 'uplink lost; reconnecting'));
+    client.on('close', () => this.scheduleReconnect());
     client.on('error', (error) => this.log.warn({ err: error.message }, 'uplink error'));
-    this.flushTimer = setInterval(() => this.flush(), this.options.batch_interval_ms);
+    this.statusTimer = setInterval(() => this.publishStatus(), this.options.status_interval_ms);
   }
 
-  /** Queues readings for the next telemetry batch. */
-  addReadings(readings: readonly Reading[]): void {
-    this.pending.push(...readings);
-    if (this.pending.length >= this.options.batch_max_readings) this.flush();
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer) return;
+    const delay = reconnectDelayMs(this.reconnectAttempt++, this.options.reconnect_max_ms);
+    if (this.reconnectAttempt === 1) this.log.warn({ url: this.options.url }, 'uplink lost; reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopping || !this.client) return;
+      this.counters.reconnects++;
+      this.client.reconnect();
+    }, delay);
   }
 
-  private flush(): void {
-    while (this.pending.length > 0 && this.client) {
-      const readings = this.pending.splice(0, this.options.batch_max_readings);
-      const payload: TelemetryPayload = { v: SCHEMA_VERSION, seq: this.sequence.next(), readings };
-      // mqtt.js keeps QoS 1 messages until their PUBACK, across reconnects; the durable outbox
-      // takes over that job so that a restart loses nothing either.
-      this.client.publish(this.topic('telemetry'), JSON.stringify(payload), { qos: 1 });
+  private publishStatus(): void {
+    if (this.client?.connected) this.client.publish(this.topic('status'), this.status('online'), { qos: 1, retain: true });
+  }
+
+  /** Queues readings (durably) for the hub; a large poll goes out as several messages. */
+  addReadings(readings: readonly Reading[]): Promise<void> {
+    const unsure = !this.clockSynchronised();
+    const stamped = unsure ? readings.map((reading) => ({ ...reading, quality: 'uncertain' as const })) : readings;
+    const appends: Array<Promise<number>> = [];
+    for (let i = 0; i < stamped.length; i += this.options.batch_max_readings) {
+      const batch = stamped.slice(i, i + this.options.batch_max_readings);
+      appends.push(this.enqueue('telemetry', (seq) => JSON.stringify({ v: SCHEMA_VERSION, seq, readings: batch } satisfies TelemetryPayload)));
     }
+    return Promise.all(appends).then(() => undefined);
+  }
+
+  addEvents(events: readonly GatehouseEvent[]): Promise<void> {
+    return this.enqueue('events', (seq) => JSON.stringify({ v: SCHEMA_VERSION, seq, events: [...events] } satisfies EventsPayload)).then(
+      () => undefined,
+    );
+  }
+
+  addAlarms(alarms: readonly AlarmTransition[]): Promise<void> {
+    return this.enqueue('alarms', (seq) => JSON.stringify({ v: SCHEMA_VERSION, seq, alarms: [...alarms] } satisfies AlarmsPayload)).then(
+      () => undefined,
+    );
+  }
+
+  private async enqueue(lane: Lane, build: (seq: number) => string): Promise<number> {
+    const seq = await this.outbox.append(lane, build);
+    this.pump();
+    return seq;
+  }
+
+  /** Publishes from the outbox while the in-flight window has room. */
+  private pump(): void {
+    const client = this.client;
+    while (client?.connected && !this.stopping && this.inFlight < this.options.in_flight) {
+      const message = this.next();
+      if (!message) return;
+      const payload = this.outbox.payloadOf(message);
+      if (payload === undefined) {
+        this.outbox.acknowledge(message); // dropped by the quota since it was queued
+        continue;
+      }
+      message.inFlight = true;
+      this.inFlight++;
+      this.counters.published++;
+      // mqtt.js calls back on the PUBACK, also for a message it re-sent after a reconnection.
+      client.publish(this.topic(CHANNEL_OF_LANE[message.lane]), payload, { qos: 1 }, (error) => {
+        message.inFlight = false;
+        this.inFlight--;
+        if (!error) {
+          this.counters.acknowledged++;
+          this.outbox.acknowledge(message);
+        }
+        this.pump();
+      });
+    }
+  }
+
+  private next(): QueuedMessage | undefined {
+    const urgent = this.outbox.sendable('alarms') ?? this.outbox.sendable('events');
+    if (urgent) return urgent;
+    const live = this.outbox.sendable('telemetry', this.liveSince);
+    if (live) return live;
+    const backlog = this.outbox.sendable('telemetry');
+    if (!backlog) return undefined;
+    const grant = this.backlog.take(1, Date.now());
+    if (grant.granted) return backlog;
+    this.backlogTimer ??= setTimeout(() => {
+      this.backlogTimer = undefined;
+      this.pump();
+    }, grant.waitMs);
+    return undefined;
   }
 
   /** Replaces the retained inventory and its comm statuses. */
   setInventory(entries: DeviceInventoryEntry[]): void {
     this.inventory = entries;
-    this.publishInventoryNow();
+    this.publishInventory();
   }
 
-  private publishInventoryNow(): void {
+  private publishInventory(): void {
     if (!this.client?.connected || this.inventory.length === 0) return;
     const payload: DevicesPayload = { v: SCHEMA_VERSION, ts: Date.now(), devices: this.inventory };
     this.client.publish(this.topic('devices'), JSON.stringify(payload), { qos: 1, retain: true });
   }
 
-  /** Flushes what is queued, says goodbye with a retained offline status, and disconnects. */
+  /** Says goodbye with a retained offline status and disconnects; the outbox keeps the rest. */
   async stop(): Promise<void> {
-    clearInterval(this.flushTimer);
+    this.stopping = true;
+    clearInterval(this.statusTimer);
+    clearTimeout(this.backlogTimer);
+    clearTimeout(this.reconnectTimer);
     const client = this.client;
     if (!client) return;
-    this.flush();
     if (client.connected) await client.publishAsync(this.topic('status'), this.status('offline'), { qos: 1, retain: true });
     await client.endAsync();
   }

@@ -35,6 +35,22 @@ export const TelemetryPayload = z.object({
   readings: z.array(Reading).min(1).max(10_000),
 });
 
+const LaneCounts = z.object({
+  alarms: z.number().int().nonnegative(),
+  events: z.number().int().nonnegative(),
+  telemetry: z.number().int().nonnegative(),
+});
+
+/** The gateway's store-and-forward backlog, so that the hub can show what has not arrived yet. */
+export const OutboxStatus = z.object({
+  depth: LaneCounts,
+  bytes: z.number().int().nonnegative(),
+  /** Age of the oldest message not yet acknowledged by the broker; null when there is none. */
+  oldest_age_ms: z.number().int().nonnegative().nullable(),
+  /** Messages dropped by the disk quota since the outbox was created. */
+  dropped: LaneCounts,
+});
+
 export const StatusPayload = z.object({
   v: version,
   state: z.enum(['online', 'offline']),
@@ -42,6 +58,9 @@ export const StatusPayload = z.object({
   agent_version: z.string().min(1),
   config_version: z.string(),
   boot_id: z.string().min(1),
+  /** False while the gateway's clock is not known to be right; its readings are then uncertain. */
+  clock_synchronised: z.boolean().optional(),
+  outbox: OutboxStatus.optional(),
 });
 
 export const GatehouseEvent = z.object({
@@ -130,6 +149,7 @@ export type Reading = z.infer<typeof Reading>;
 export type Quality = z.infer<typeof Quality>;
 export type TelemetryPayload = z.infer<typeof TelemetryPayload>;
 export type StatusPayload = z.infer<typeof StatusPayload>;
+export type OutboxStatus = z.infer<typeof OutboxStatus>;
 export type GatehouseEvent = z.infer<typeof GatehouseEvent>;
 export type EventsPayload = z.infer<typeof EventsPayload>;
 export type AlarmTransition = z.infer<typeof AlarmTransition>;

@@ -1,0 +1,153 @@
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { LANES, LaneQueue, type Lane, type QueuedMessage } from './lane-queue.js';
+
+export { LANES, type Lane, type QueuedMessage };
+
+interface StoredMessage {
+  payload: string;
+  createdAt: number;
+}
+
+export interface OutboxStats {
+  depth: Record<Lane, number>;
+  bytes: number;
+  oldestCreatedAt: number | null;
+  dropped: Record<Lane, number>;
+}
+
+export interface OutboxOptions {
+  dir: string;
+  /** Bytes of payload the outbox may hold on disk before it drops, oldest telemetry first. */
+  quotaBytes: number;
+  now?: () => number;
+}
+
+export interface DropReport {
+  lane: Lane;
+  seq: number;
+  createdAt: number;
+}
+
+const zero = (): Record<Lane, number> => ({ alarms: 0, events: 0, telemetry: 0 });
+
+/**
+ * The durable outbox: every reading batch, event and alarm is written here (LMDB, crash-safe)
+ * before it is published, and removed only when the broker has acknowledged it. The sequence
+ * number each message carries is allocated here and never reused, across restarts included.
+ */
+export class Outbox {
+  private readonly messages: Database<StoredMessage, [number, number]>;
+  private readonly meta: Database<number, string>;
+  private readonly lanes: Record<Lane, LaneQueue> = { alarms: new LaneQueue(), events: new LaneQueue(), telemetry: new LaneQueue() };
+  private readonly dropped: Record<Lane, number>;
+  private nextSeq: number;
+  private readonly now: () => number;
+  /** Told of every message the quota drops, so that the agent can count, log and alarm. */
+  onDrop: (drop: DropReport) => void = () => undefined;
+
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly options: OutboxOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.messages = root.openDB<StoredMessage, [number, number]>({ name: 'messages' });
+    this.meta = root.openDB<number, string>({ name: 'meta' });
+    this.nextSeq = this.meta.get('next_seq') ?? 0;
+    this.dropped = zero();
+    for (const lane of LANES) this.dropped[lane] = this.meta.get(`dropped:${lane}`) ?? 0;
+    // What a previous run left unsent is durable and goes out first, in order.
+    for (const { key, value } of this.messages.getRange()) {
+      const [laneIndex, seq] = key;
+      const lane = LANES[laneIndex]!;
+      this.lanes[lane].push(Outbox.queued(lane, seq, value));
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    }
+  }
+
+  static open(options: OutboxOptions): Outbox {
+    mkdirSync(options.dir, { recursive: true });
+    return new Outbox(open({ path: options.dir, maxDbs: 4 }), options);
+  }
+
+  private static queued(lane: Lane, seq: number, stored: StoredMessage, durable = true): QueuedMessage {
+    return {
+      lane,
+      seq,
+      bytes: Buffer.byteLength(stored.payload),
+      createdAt: stored.createdAt,
+      durable,
+      inFlight: false,
+      removed: false,
+    };
+  }
+
+  /**
+   * Adds a message; `build` makes its payload from the sequence number it is given. Resolves
+   * when the message is on disk; only then will `nextToSend` offer it.
+   */
+  async append(lane: Lane, build: (seq: number) => string): Promise<number> {
+    const seq = this.nextSeq++;
+    const stored: StoredMessage = { payload: build(seq), createdAt: this.now() };
+    const queued = Outbox.queued(lane, seq, stored, false);
+    this.makeRoom(queued.bytes);
+    this.lanes[lane].push(queued);
+    await this.root.transaction(() => {
+      void this.messages.put([LANES.indexOf(lane), seq], stored);
+      void this.meta.put('next_seq', this.nextSeq);
+    });
+    queued.durable = true;
+    return seq;
+  }
+
+  /** Drops the oldest messages of the lowest lane until `bytes` more fit the quota. */
+  private makeRoom(bytes: number): void {
+    for (const lane of [...LANES].reverse()) {
+      while (this.totalBytes() + bytes > this.options.quotaBytes) {
+        const victim = this.lanes[lane].oldest();
+        if (!victim) break;
+        this.lanes[lane].remove(victim);
+        this.dropped[lane]++;
+        void this.messages.remove([LANES.indexOf(lane), victim.seq]);
+        void this.meta.put(`dropped:${lane}`, this.dropped[lane]);
+        this.onDrop({ lane, seq: victim.seq, createdAt: victim.createdAt });
+      }
+    }
+  }
+
+  private totalBytes(): number {
+    return LANES.reduce((sum, lane) => sum + this.lanes[lane].bytes, 0);
+  }
+
+  /** The oldest message of a lane ready to publish, or the oldest created at or after `since`. */
+  sendable(lane: Lane, since?: number): QueuedMessage | undefined {
+    return since === undefined ? this.lanes[lane].firstSendable() : this.lanes[lane].firstSendableSince(since);
+  }
+
+  payloadOf(message: QueuedMessage): string | undefined {
+    return this.messages.get([LANES.indexOf(message.lane), message.seq])?.payload;
+  }
+
+  /** The broker has the message: it leaves the outbox. */
+  acknowledge(message: QueuedMessage): void {
+    this.lanes[message.lane].remove(message);
+    void this.messages.remove([LANES.indexOf(message.lane), message.seq]);
+  }
+
+  stats(): OutboxStats {
+    const depth = zero();
+    let oldest: number | null = null;
+    for (const lane of LANES) {
+      depth[lane] = this.lanes[lane].size;
+      const first = this.lanes[lane].oldest();
+      if (first && (oldest === null || first.createdAt < oldest)) oldest = first.createdAt;
+    }
+    return { depth, bytes: this.totalBytes(), oldestCreatedAt: oldest, dropped: { ...this.dropped } };
+  }
+
+  /** Waits for every write to reach the disk, then closes the store. */
+  async close(): Promise<void> {
+    await this.root.flushed;
+    await this.root.close();
+  }
+}
