@@ -90,7 +90,7 @@ export const Uplink = z.strictObject({
 
 export const Outbox = z.strictObject({
   /** Disk the outbox may use; past it the oldest telemetry is dropped (counted, alarmed). */
-  quota_mb: z.number().min(1).max(1_000_000).default(512),
+  quota_mb: z.number().min(0.01).max(1_000_000).default(512),
 });
 
 export const Metrics = z.strictObject({

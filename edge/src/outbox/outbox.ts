@@ -124,8 +124,18 @@ export class Outbox {
     return since === undefined ? this.lanes[lane].firstSendable() : this.lanes[lane].firstSendableSince(since);
   }
 
-  payloadOf(message: QueuedMessage): string | undefined {
-    return this.messages.get([LANES.indexOf(message.lane), message.seq])?.payload;
+  /** The payload of a message `sendable` offered; it is on disk, so it is always there. */
+  payloadOf(message: QueuedMessage): string {
+    const key: [number, number] = [LANES.indexOf(message.lane), message.seq];
+    // lmdb-js reads through a snapshot that it renews only on a later event turn, so a message
+    // committed a moment ago may not be in it yet: renew the snapshot rather than miss it.
+    let stored = this.messages.get(key);
+    if (!stored) {
+      this.root.resetReadTxn();
+      stored = this.messages.get(key);
+    }
+    if (!stored) throw new Error(`outbox message ${message.lane} ${message.seq} is not on disk`);
+    return stored.payload;
   }
 
   /** The broker has the message: it leaves the outbox. */

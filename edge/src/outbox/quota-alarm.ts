@@ -25,7 +25,7 @@ export class QuotaAlarm {
     this.droppedThisEpisode++;
     if (this.raised) return;
     this.raised = true;
-    const message = `outbox full (${Math.round(this.quotaBytes / 1_048_576)} MB): dropping the oldest ${drop.lane} first`;
+    const message = `outbox full (${Math.round(this.quotaBytes / 1024)} KiB): dropping the oldest ${drop.lane} first`;
     this.log.error({ lane: drop.lane, quota_bytes: this.quotaBytes }, message);
     void this.raise({ device: this.gateway, rule: OUTBOX_QUOTA_RULE, state: 'raised', severity: 'major', ts: Date.now(), message });
   }

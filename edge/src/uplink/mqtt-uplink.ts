@@ -175,10 +175,6 @@ export class MqttUplink {
       const message = this.next();
       if (!message) return;
       const payload = this.outbox.payloadOf(message);
-      if (payload === undefined) {
-        this.outbox.acknowledge(message); // dropped by the quota since it was queued
-        continue;
-      }
       message.inFlight = true;
       this.inFlight++;
       this.counters.published++;
