@@ -10,3 +10,5 @@ export * from './modbus/exceptions.js';
 export * from './modbus/client.js';
 export * from './modbus/wire-time.js';
 export * from './random.js';
+export * from './rules/schema.js';
+export * from './rules/engine.js';
