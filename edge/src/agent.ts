@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { DeviceInventoryEntry } from '@gatehouse/protocols';
+import { AlarmEngine, type AlarmTransition, type DeviceInventoryEntry } from '@gatehouse/protocols';
 import { clockCheck } from './clock.js';
 import type { LoadedConfig } from './config/load.js';
 import { agentMetrics, serveMetrics } from './metrics.js';
@@ -21,6 +21,8 @@ export interface RunningAgent {
 const MB = 1024 * 1024;
 /** How often a full outbox checks whether it has drained enough to clear its alarm. */
 const QUOTA_CHECK_MS = 5000;
+/** How often alarm rules look at time passing: delays running out, data going stale. */
+const ALARM_TICK_MS = 1000;
 
 const UNKNOWN_COMM: DeviceInventoryEntry['comm'] = { status: 'unknown', last_good_read: null, consecutive_failures: 0, total_errors: 0 };
 
@@ -50,15 +52,26 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
       return { device: device.id, kind: profile.kind, profile: profile.id, comm: commOf(device.id) };
     });
 
+  const kindOf = new Map(config.devices.map((device) => [device.id, loaded.profiles.get(device.profile)!.kind]));
+  const alarms = new AlarmEngine({ rules: config.alarms, kindOf: (device) => kindOf.get(device) });
+  const raise = (transitions: AlarmTransition[]) => {
+    if (transitions.length === 0) return;
+    for (const alarm of transitions) log.warn({ device: alarm.device, rule: alarm.rule, severity: alarm.severity, state: alarm.state }, alarm.message);
+    uplink.addAlarms(transitions).catch((error: unknown) => log.error({ err: error }, 'outbox write failed; alarms lost'));
+  };
+  const alarmTimer = setInterval(() => raise(alarms.tick()), ALARM_TICK_MS);
+
   const sink: PollSink = {
     readings: (readings) => {
       uplink.addReadings(readings).catch((error: unknown) => log.error({ err: error }, 'outbox write failed; readings lost'));
+      raise(alarms.readings(readings));
     },
     commChanged: (device, change) => {
       if (change.to === 'offline') log.warn({ device, reason: change.reason }, 'device offline');
       else if (change.outageMs !== undefined) log.info({ device, outage_ms: change.outageMs }, 'device back online');
       else log.info({ device }, 'device online');
       uplink.setInventory(inventory());
+      raise(alarms.comm(device, change.to === 'online'));
     },
   };
 
@@ -105,6 +118,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
     metricsUrl: metrics.url,
     stop: async () => {
       clearInterval(quotaTimer);
+      clearInterval(alarmTimer);
       await Promise.all(pollers.map((poller) => poller.stop()));
       await uplink.stop();
       await metrics.close();

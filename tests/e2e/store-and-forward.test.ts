@@ -46,7 +46,14 @@ async function subscribe(url: string, gateway: string): Promise<{ client: MqttCl
   return { client, received };
 }
 
-function writeConfig(dir: string, gateway: string, brokerUrl: string, simPort: number, extra: string[] = []): string {
+interface ConfigExtras {
+  /** Top-level settings (YAML lines). */
+  settings?: string[];
+  buses?: string[];
+  devices?: string[];
+}
+
+function writeConfig(dir: string, gateway: string, brokerUrl: string, simPort: number, extras: ConfigExtras = {}): string {
   const file = join(dir, `${gateway}.yaml`);
   writeFileSync(
     file,
@@ -56,16 +63,21 @@ function writeConfig(dir: string, gateway: string, brokerUrl: string, simPort: n
       `data_dir: ${join(dir, gateway)}`,
       `uplink: { url: "${brokerUrl}", reconnect_max_ms: 500, backlog_messages_per_s: 10 }`,
       'metrics: { port: 0 }',
-      ...extra,
-      `buses: [{ id: plant-room, transport: tcp, host: 127.0.0.1, port: ${simPort}, timeout_ms: 500 }]`,
+      ...(extras.settings ?? []),
+      'buses:',
+      `  - { id: plant-room, transport: tcp, host: 127.0.0.1, port: ${simPort}, timeout_ms: 500 }`,
+      ...(extras.buses ?? []),
       'devices:',
       ...[1, 2, 3].map((unit) => `  - { id: meter-${unit}, bus: plant-room, unit: ${unit}, profile: reference-3ph-meter, poll_interval_ms: 100 }`),
+      ...(extras.devices ?? []),
     ].join('\n'),
   );
   return file;
 }
 
-function missingSeqs(seen: ReadonlySet<number>): number[] {
+/** Sequence numbers below the highest seen that never arrived, on any channel. */
+function missingSeqs(received: Received): number[] {
+  const seen = new Set([...received.order, ...received.alarms.map((payload) => payload.seq)]);
   const highest = Math.max(...seen);
   return Array.from({ length: highest + 1 }, (_, seq) => seq).filter((seq) => !seen.has(seq));
 }
@@ -91,13 +103,24 @@ describe('store-and-forward at the edge, against Mosquitto', () => {
 
   it('loses nothing across a broker outage and a SIGKILL of the agent during it, and sends live readings first', async () => {
     const { client, received } = await subscribe(broker.url, 'gw-outage');
-    const config = writeConfig(dir, 'gw-outage', broker.url, simPort);
+    // A meter of its own, which dies during the outage: its comm-loss alarm is raised at the edge.
+    const riserPort = await freePort();
+    const riser = startNode('simulator', SIM_CLI, ['meter', '--port', String(riserPort), '--units', '4']);
+    await riser.waitForLog('simulator ready');
+    const config = writeConfig(dir, 'gw-outage', broker.url, simPort, {
+      settings: ['alarms: [{ id: comm-loss, type: comm_loss, severity: major }]'],
+      buses: [`  - { id: riser, transport: tcp, host: 127.0.0.1, port: ${riserPort}, timeout_ms: 300 }`],
+      devices: ['  - { id: meter-4, bus: riser, unit: 4, profile: reference-3ph-meter, poll_interval_ms: 100, offline_after_failures: 2 }'],
+    });
     let agent = startNode('agent', EDGE_CLI, ['run', '--config', config]);
     let metricsUrl = String((await agent.waitForLog('agent started')).metrics_url);
     try {
       await eventually(async () => (received.telemetry.length >= 10 ? true : undefined), 'telemetry before the outage');
 
       await broker.stop();
+      const outageStarted = Date.now();
+      await riser.stop();
+      await agent.waitForLine((line) => (line.includes('meter-4 is not answering') ? true : undefined));
       await eventually(async () => ((await metric(metricsUrl, 'gatehouse_outbox_messages')) >= 20 ? true : undefined), 'a backlog');
       agent.child.kill('SIGKILL');
       await agent.exited;
@@ -109,7 +132,15 @@ describe('store-and-forward at the edge, against Mosquitto', () => {
       const returned = Date.now();
       await broker.start();
       await eventually(async () => ((await metric(metricsUrl, 'gatehouse_outbox_messages')) <= 3 ? true : undefined), 'the backlog to drain', 60_000);
-      await eventually(async () => (missingSeqs(new Set(received.order)).length === 0 ? true : undefined), 'every message', 20_000);
+      await eventually(async () => (missingSeqs(received).length === 0 ? true : undefined), 'every message', 20_000);
+      // The alarm raised at the edge while the uplink was down arrived after it came back.
+      const commLoss = await eventually(
+        async () => received.alarms.flatMap((payload) => payload.alarms).find((alarm) => alarm.device === 'meter-4' && alarm.state === 'raised'),
+        'the comm-loss alarm',
+      );
+      expect(commLoss).toMatchObject({ rule: 'comm-loss', severity: 'major' });
+      expect(commLoss.ts).toBeGreaterThan(outageStarted);
+      expect(commLoss.ts).toBeLessThan(returned);
 
       // Live first: a reading taken after the broker returned arrived before the backlog had drained.
       const isLive = (batch: TelemetryPayload) => batch.readings.some((reading) => reading.ts > returned + 200);
@@ -126,7 +157,7 @@ describe('store-and-forward at the edge, against Mosquitto', () => {
 
   it('under a full outbox keeps running, drops the oldest telemetry, counts it and raises one alarm', async () => {
     const { client, received } = await subscribe(broker.url, 'gw-quota');
-    const config = writeConfig(dir, 'gw-quota', broker.url, simPort, ['outbox: { quota_mb: 0.02 }']);
+    const config = writeConfig(dir, 'gw-quota', broker.url, simPort, { settings: ['outbox: { quota_mb: 0.02 }'] });
     const agent = startNode('agent', EDGE_CLI, ['run', '--config', config]);
     const metricsUrl = String((await agent.waitForLog('agent started')).metrics_url);
     try {
@@ -143,7 +174,7 @@ describe('store-and-forward at the edge, against Mosquitto', () => {
       expect(raised[0]).toMatchObject({ device: 'gw-quota', severity: 'major' });
       expect(agent.logs().filter((line) => String(line.msg).startsWith('outbox full'))).toHaveLength(1);
       // Exactly what was dropped is missing: every other sequence number arrived.
-      const missing = () => missingSeqs(new Set([...received.order, ...received.alarms.map((payload) => payload.seq)]));
+      const missing = () => missingSeqs(received);
       await eventually(async () => (missing().length <= dropped ? true : undefined), 'the rest to arrive', 20_000);
       expect(missing().length).toBe(dropped);
       expect(agent.child.exitCode).toBeNull();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Identifier } from '@gatehouse/protocols';
+import { AlarmRules, Identifier } from '@gatehouse/protocols';
 
 /**
  * The agent's configuration file. Defaults are the values an installer would pick on a typical
@@ -119,6 +119,8 @@ export const AgentConfig = z
     clock: Clock.prefault({}),
     buses: z.array(Bus).min(1),
     devices: z.array(Device).min(1),
+    /** Evaluated at the gateway, so that they fire while the uplink is down. */
+    alarms: AlarmRules.default([]),
   })
   .superRefine((config, ctx) => {
     const buses = new Set<string>();

@@ -37,6 +37,11 @@ interface DeviceState extends PolledDevice {
 }
 
 const ILLEGAL_DATA_ADDRESS = 0x02;
+/**
+ * A gateway's "path unavailable" (0x0A) and "target device failed to respond" (0x0B) come from
+ * the gateway, not the device: the device did not answer, and counts as silent.
+ */
+const GATEWAY_EXCEPTIONS: ReadonlySet<number> = new Set([0x0a, 0x0b]);
 
 /**
  * The next due time after `now` on the device's fixed grid of intervals. Cycles stay on the grid
@@ -199,7 +204,7 @@ export class BusPoller {
         continue;
       }
       const { failure } = result;
-      if (failure.kind !== 'exception') {
+      if (failure.kind !== 'exception' || GATEWAY_EXCEPTIONS.has(failure.exception ?? 0)) {
         // No valid answer even after retries: the device, or the line to it, is not answering.
         silent = `${describeRead(read)}: ${failure.message}`;
         break;
@@ -266,7 +271,7 @@ export class BusPoller {
     const result = await this.transact(client, device, smallest, 0);
     const at = this.now();
     this.budget.refund(timeout - (at - started));
-    if (result.ok || result.failure.kind === 'exception') {
+    if (result.ok || (result.failure.kind === 'exception' && !GATEWAY_EXCEPTIONS.has(result.failure.exception ?? 0))) {
       const change = device.comm.succeeded(at);
       if (change) this.options.sink.commChanged(device.config.id, change);
       device.nextDue = at; // back online: a full poll straight away
