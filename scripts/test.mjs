@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, ensureDebianPackages, ensureNodeModules, run, step } from './setup.mjs';
 
-/** What the tests start: a browser, a broker, serial line pairs and Modbus peers nobody here wrote. */
-const DEBIAN_PACKAGES = ['chromium', 'mosquitto', 'socat', 'mbpoll', 'python3-pymodbus'];
+/**
+ * What the tests start: a browser, a broker, the telemetry and relational databases, serial line
+ * pairs and Modbus peers nobody here wrote.
+ */
+const DEBIAN_PACKAGES = ['chromium', 'mosquitto', 'influxdb', 'postgresql', 'socat', 'mbpoll', 'python3-pymodbus'];
 
 const started = Date.now();
 ensureNodeModules();

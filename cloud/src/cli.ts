@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import { startHub } from './hub.js';
 import { hubSettingsFromEnv, SettingsError } from './settings.js';
+import { isStoreError } from './store/errors.js';
 
 async function main(): Promise<void> {
   let settings;
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`gatehouse-hub: ${(error as Error).stack ?? String(error)}\n`);
+  // A store that cannot be reached at start says which and what to check; anything else is a bug.
+  const message = isStoreError(error) ? error.message : ((error as Error).stack ?? String(error));
+  process.stderr.write(`gatehouse-hub: ${message}\n`);
   process.exit(1);
 });

@@ -1,24 +1,90 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fieldIssues } from '@gatehouse/protocols';
+import type { Retention } from './store/telemetry/influx/schema.js';
 
 /** The hub's settings, read from GATEHOUSE_* environment variables; each has a default. */
 const Port = z.coerce.number().int().min(0).max(65535);
 
-const HubEnvironment = z.object({
-  GATEHOUSE_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  GATEHOUSE_HTTP_PORT: Port.default(8080),
-  GATEHOUSE_MQTT_HOST: z.string().min(1).default('127.0.0.1'),
-  GATEHOUSE_MQTT_PORT: Port.default(1883),
-  GATEHOUSE_DATA_DIR: z.string().min(1).optional(),
-  GATEHOUSE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-});
+const HOUR_MS = 3_600_000;
+const UNIT_MS: Record<string, number> = { h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS };
+
+/**
+ * A retention period in InfluxQL's words: hours, days or weeks (`90d`, `2160h`, `52w`), or `INF`
+ * to keep for ever. InfluxDB refuses periods under an hour.
+ */
+const RetentionPeriod = z
+  .string()
+  .regex(/^(INF|[1-9]\d*[hdw])$/, 'a duration such as 90d, 2160h or 52w, or INF')
+  .transform((literal): Retention => {
+    if (literal === 'INF') return { literal, ms: Infinity };
+    return { literal, ms: Number(literal.slice(0, -1)) * (UNIT_MS[literal.slice(-1)] ?? 0) };
+  });
+
+const HttpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
+const PostgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// or postgresql:// URL' });
+
+const HubEnvironment = z
+  .object({
+    GATEHOUSE_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+    GATEHOUSE_HTTP_PORT: Port.default(8080),
+    GATEHOUSE_MQTT_HOST: z.string().min(1).default('127.0.0.1'),
+    GATEHOUSE_MQTT_PORT: Port.default(1883),
+    GATEHOUSE_DATA_DIR: z.string().min(1).optional(),
+    GATEHOUSE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    GATEHOUSE_DATABASE_URL: PostgresUrl.optional(),
+    GATEHOUSE_INFLUX_URL: HttpUrl.optional(),
+    GATEHOUSE_INFLUX_DATABASE: z.string().min(1).max(64).default('gatehouse'),
+    GATEHOUSE_INFLUX_USERNAME: z.string().min(1).optional(),
+    GATEHOUSE_INFLUX_PASSWORD: z.string().optional(),
+    GATEHOUSE_INFLUX_TOKEN: z.string().min(1).optional(),
+    GATEHOUSE_INFLUX_RAW_RETENTION: RetentionPeriod.prefault('90d'),
+    GATEHOUSE_INFLUX_ROLLUP_RETENTION: RetentionPeriod.prefault('INF'),
+  })
+  .superRefine((env, context) => {
+    if (env.GATEHOUSE_INFLUX_TOKEN && env.GATEHOUSE_INFLUX_USERNAME) {
+      context.addIssue({
+        code: 'custom',
+        path: ['GATEHOUSE_INFLUX_TOKEN'],
+        message: 'give a token or a username and password, not both',
+      });
+    }
+    if (env.GATEHOUSE_INFLUX_PASSWORD !== undefined && !env.GATEHOUSE_INFLUX_USERNAME) {
+      context.addIssue({ code: 'custom', path: ['GATEHOUSE_INFLUX_USERNAME'], message: 'a password needs a username' });
+    }
+    // The rollup outlives the raw readings, or it is not worth keeping.
+    if (env.GATEHOUSE_INFLUX_ROLLUP_RETENTION.ms < env.GATEHOUSE_INFLUX_RAW_RETENTION.ms) {
+      context.addIssue({
+        code: 'custom',
+        path: ['GATEHOUSE_INFLUX_ROLLUP_RETENTION'],
+        message: `must be at least GATEHOUSE_INFLUX_RAW_RETENTION (${env.GATEHOUSE_INFLUX_RAW_RETENTION.literal})`,
+      });
+    }
+  });
+
+/** Where the registry and ingestion bookkeeping live. */
+export type RelationalSettings = { kind: 'embedded'; dataDir: string } | { kind: 'postgresql'; url: string };
+
+/** Where readings live: the relational store's tables, or InfluxDB. */
+export type TelemetrySettings =
+  | { kind: 'relational' }
+  | {
+      kind: 'influxdb';
+      url: string;
+      database: string;
+      username: string | undefined;
+      password: string | undefined;
+      token: string | undefined;
+      retention: { raw: Retention; rollup: Retention };
+    };
 
 export interface HubSettings {
   http: { host: string; port: number };
   mqtt: { host: string; port: number };
   dataDir: string;
   logLevel: string;
+  relational: RelationalSettings;
+  telemetry: TelemetrySettings;
 }
 
 export class SettingsError extends Error {
@@ -32,10 +98,25 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = p
     throw new SettingsError(`invalid environment: ${issues.join('; ')}`);
   }
   const values = result.data;
+  const dataDir = values.GATEHOUSE_DATA_DIR ?? join(cwd, '.gatehouse');
   return {
     http: { host: values.GATEHOUSE_HTTP_HOST, port: values.GATEHOUSE_HTTP_PORT },
     mqtt: { host: values.GATEHOUSE_MQTT_HOST, port: values.GATEHOUSE_MQTT_PORT },
-    dataDir: values.GATEHOUSE_DATA_DIR ?? join(cwd, '.gatehouse'),
+    dataDir,
     logLevel: values.GATEHOUSE_LOG_LEVEL,
+    relational: values.GATEHOUSE_DATABASE_URL
+      ? { kind: 'postgresql', url: values.GATEHOUSE_DATABASE_URL }
+      : { kind: 'embedded', dataDir: join(dataDir, 'hub', 'pglite') },
+    telemetry: values.GATEHOUSE_INFLUX_URL
+      ? {
+          kind: 'influxdb',
+          url: values.GATEHOUSE_INFLUX_URL,
+          database: values.GATEHOUSE_INFLUX_DATABASE,
+          username: values.GATEHOUSE_INFLUX_USERNAME,
+          password: values.GATEHOUSE_INFLUX_PASSWORD,
+          token: values.GATEHOUSE_INFLUX_TOKEN,
+          retention: { raw: values.GATEHOUSE_INFLUX_RAW_RETENTION, rollup: values.GATEHOUSE_INFLUX_ROLLUP_RETENTION },
+        }
+      : { kind: 'relational' },
   };
 }

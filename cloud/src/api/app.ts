@@ -12,12 +12,15 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { LiveFeed } from '../live/live-feed.js';
+import { isStoreError } from '../store/errors.js';
 import type { Registry } from '../store/registry.js';
-import type { TelemetryStore } from '../store/telemetry-store.js';
+import type { TelemetryStore } from '../store/telemetry/port.js';
 import { ApiError, errors } from './errors.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { liveRoutes } from './routes/live.js';
+import { seriesRoutes } from './routes/series.js';
+import { siteRoutes } from './routes/sites.js';
 
 export interface AppDeps {
   log: Logger;
@@ -45,6 +48,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ApiError) return reply.status(error.statusCode).send(error.toBody());
+    if (isStoreError(error)) {
+      const apiError = error.code === 'rejected' ? errors.queryRejected(error.message) : errors.storeUnavailable(error.message);
+      return reply.status(apiError.statusCode).send(apiError.toBody());
+    }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const context = (error as { validationContext?: string }).validationContext ?? 'request';
       const fields = error.validation.map((issue) => {
@@ -71,7 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Gatehouse hub API',
         // @fastify/websocket hides WebSocket routes from the document, so the live feed is described here.
         description: [
-          'Devices, readings and live updates of the Gatehouse hub.',
+          'Sites, devices, readings, series and live updates of the Gatehouse hub.',
+          '',
+          'Times are milliseconds since the epoch in answers; parameters take the same, or ISO-8601 with an offset.',
           '',
           'Live updates: open a WebSocket to `/api/v1/live`. The hub sends JSON messages:',
           '`{"type":"readings","readings":[{device,point,ts,value,quality}]}` as readings are stored and',
@@ -87,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (api) => {
       await api.register(healthRoutes(deps.health));
       await api.register(deviceRoutes(deps));
+      await api.register(seriesRoutes(deps));
+      await api.register(siteRoutes(deps.registry));
       await api.register(liveRoutes(deps.live));
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -28,6 +28,9 @@ export const errors = {
   invalidRequest: (fields: ApiFieldIssue[]) =>
     new ApiError(400, 'invalid_request', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields),
   deviceNotFound: (id: string) => new ApiError(404, 'device_not_found', `no device "${id}"`),
+  siteNotFound: (id: string) => new ApiError(404, 'site_not_found', `no site "${id}"`),
+  storeUnavailable: (message: string) => new ApiError(503, 'store_unavailable', message),
+  queryRejected: (message: string) => new ApiError(400, 'query_rejected', message),
   routeNotFound: (method: string, url: string) => new ApiError(404, 'route_not_found', `no route ${method} ${url}`),
   internal: () => new ApiError(500, 'internal_error', 'the hub failed to answer; the error is in its log'),
 };

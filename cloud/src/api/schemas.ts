@@ -10,6 +10,8 @@ export const ErrorBody = z.object({
   }),
 });
 
+export const DeviceParams = z.object({ id: z.string().min(1).max(200).describe('hub-wide device id: {site}.{gateway}.{device}') });
+
 export const DeviceBody = z.object({
   id: z.string().describe('hub-wide device id: {site}.{gateway}.{device}'),
   site: z.string(),
@@ -17,6 +19,9 @@ export const DeviceBody = z.object({
   device: z.string(),
   kind: z.string().nullable(),
   profile: z.string().nullable(),
+  bus: z.string().nullable().describe('the field bus of its gateway it is wired to'),
+  serves: z.string().nullable().describe('the unit, room or plant it serves'),
+  status: z.enum(['online', 'offline', 'unknown']).describe("offline when it or its gateway is offline"),
   comm: z.object({
     status: z.string(),
     reason: z.string().nullable(),
@@ -34,4 +39,13 @@ export const ReadingBody = z.object({
   unit: z.string().nullable(),
   quality: Quality,
   ts: z.number().describe('milliseconds since the epoch, when the gateway read the value'),
+});
+
+export const SiteBody = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  time_zone: z.string().describe('IANA time zone, e.g. Asia/Shanghai'),
+  gateways: z.number(),
+  devices: z.number(),
+  devices_online: z.number(),
 });

@@ -6,14 +6,17 @@ import {
   allGatewaysFilter,
   decodePayload,
   describeIssues,
+  hubDeviceId,
   parseTopic,
   type Channel,
   type FieldIssue,
+  type Reading,
 } from '@gatehouse/protocols';
 import type { LiveFeed } from '../live/live-feed.js';
+import type { BatchLedger } from '../store/batch-ledger.js';
 import type { Registry } from '../store/registry.js';
 import type { SqlClient } from '../store/sql.js';
-import type { TelemetryStore } from '../store/telemetry-store.js';
+import type { TelemetryReading, TelemetryStore, WriteResult } from '../store/telemetry/port.js';
 
 /** The channels the hub ingests. */
 const INGESTED: readonly Channel[] = ['status', 'devices', 'telemetry'];
@@ -34,6 +37,7 @@ export interface IngestionDeps {
   db: SqlClient;
   telemetry: TelemetryStore;
   registry: Registry;
+  ledger: BatchLedger;
   live: LiveFeed;
   log: Logger;
 }
@@ -42,7 +46,8 @@ export interface IngestionDeps {
  * Takes gateway messages off the broker, validates them against the contract and stores them.
  * A message is acknowledged to the broker only once what it carries is stored, so that a hub
  * that dies mid-write gets the message again; while the store is failing it retries and stops
- * taking new messages (backpressure) rather than dropping them.
+ * taking new messages (backpressure) rather than dropping them. What a store refuses outright
+ * is dead-lettered like an invalid payload, because it would be refused again.
  */
 export class Ingestion {
   readonly counters: IngestionCounters = { messages: 0, readings_stored: 0, duplicates: 0, rejected: 0, store_retries: 0 };
@@ -106,21 +111,48 @@ export class Ingestion {
       case 'telemetry': {
         const decoded = decodePayload('telemetry', packet.payload);
         if (!decoded.ok) return this.reject(packet, decoded.issues);
-        const { seq, readings } = decoded.payload;
-        const outcome = await this.withRetry(() => this.deps.telemetry.writeBatch({ site, gateway, seq, readings }));
-        if (outcome.duplicate) {
-          this.counters.duplicates++;
-          return;
-        }
-        this.counters.readings_stored += outcome.stored.length;
-        const devices = readings.map((reading) => reading.device);
-        await this.withRetry(() => this.deps.registry.markSeen(site, gateway, devices, Date.now()));
-        this.deps.live.publish({ type: 'readings', readings: outcome.stored });
-        return;
+        return this.ingestTelemetry(packet, site, gateway, decoded.payload.seq, decoded.payload.readings);
       }
       default:
         return this.reject(packet, [{ path: 'topic', message: `the hub does not ingest "${channel}"` }]);
     }
+  }
+
+  /**
+   * Dedup lives in the relational store whatever keeps the readings: check, write, then record
+   * (see BatchLedger for why a crash between the write and the record double-counts nothing).
+   */
+  private async ingestTelemetry(packet: IPublishPacket, site: string, gateway: string, seq: number, readings: Reading[]): Promise<void> {
+    const batch = { site, gateway, seq };
+    if (await this.withRetry(() => this.deps.ledger.has(batch))) {
+      this.counters.duplicates++;
+      return;
+    }
+    const kinds = await this.withRetry(() => this.deps.registry.kindsOf(site, gateway));
+    const toStore: TelemetryReading[] = readings.map((reading) => ({
+      site,
+      gateway,
+      device: hubDeviceId(site, gateway, reading.device),
+      kind: kinds.get(reading.device) ?? null,
+      point: reading.point,
+      ts: reading.ts,
+      value: reading.value,
+      quality: reading.quality,
+    }));
+    const outcome = await this.withRetry(async (): Promise<WriteResult> => {
+      const result = await this.deps.telemetry.write(toStore);
+      // Unavailable or unauthorized: throw, so that the retry loop holds the broker until it heals.
+      if (!result.ok && result.error.code !== 'rejected') throw result.error;
+      return result;
+    });
+    if (!outcome.ok) return this.reject(packet, [{ path: 'readings', message: outcome.error.message }]);
+    await this.withRetry(() => this.deps.ledger.record(batch));
+    this.counters.readings_stored += toStore.length;
+    await this.withRetry(() => this.deps.registry.markSeen(site, gateway, readings.map((reading) => reading.device), Date.now()));
+    this.deps.live.publish({
+      type: 'readings',
+      readings: toStore.map(({ device, point, ts, value, quality }) => ({ device, point, ts, value, quality })),
+    });
   }
 
   private async publishDevicesOf(site: string, gateway: string): Promise<void> {
@@ -141,17 +173,25 @@ export class Ingestion {
     );
   }
 
-  /** Retries a store operation until it succeeds, with backoff; the broker holds what waits. */
+  /**
+   * Retries a store operation until it succeeds, with backoff; the broker holds what waits. The
+   * outage is logged once when it starts and once when it ends, with its length.
+   */
   private async withRetry<T>(operation: () => Promise<T>): Promise<T> {
+    let outageStartedAt: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await operation();
+        const result = await operation();
+        if (outageStartedAt !== undefined) this.deps.log.info({ outage_ms: Date.now() - outageStartedAt }, 'store recovered');
+        return result;
       } catch (error) {
         if (this.stopping) throw error;
         this.counters.store_retries++;
-        const delay = Math.min(30_000, 250 * 2 ** attempt);
-        if (attempt === 0) this.deps.log.error({ err: error }, 'store write failed; retrying');
-        await sleep(delay);
+        if (outageStartedAt === undefined) {
+          outageStartedAt = Date.now();
+          this.deps.log.error({ err: error }, 'store write failed; retrying');
+        }
+        await sleep(Math.min(30_000, 250 * 2 ** attempt));
       }
     }
   }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { DeviceRecord } from '../store/registry.js';
-import type { StoredReading } from '../store/telemetry-store.js';
+import type { StoredReading } from '../store/telemetry/port.js';
 
 /** What the hub pushes to live clients (the dashboard): new readings and changed devices. */
 export type LiveMessage =

@@ -1,18 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isDeviceKind, pointDefinition, POINT_CATALOGUE } from '@gatehouse/protocols';
+import { POINT_CATALOGUE } from '@gatehouse/protocols';
 import type { Registry } from '../../store/registry.js';
-import type { TelemetryStore } from '../../store/telemetry-store.js';
+import type { TelemetryStore } from '../../store/telemetry/port.js';
 import { errors } from '../errors.js';
-import { DeviceBody, ErrorBody, ReadingBody } from '../schemas.js';
+import { unitOf } from '../point-lookup.js';
+import { DeviceBody, DeviceParams, ErrorBody, ReadingBody } from '../schemas.js';
 
 export interface DeviceRouteDeps {
   registry: Registry;
   telemetry: TelemetryStore;
-}
-
-function unitOf(kind: string | null, point: string): string | null {
-  return kind && isDeviceKind(kind) ? (pointDefinition(kind, point)?.unit ?? null) : null;
 }
 
 export const deviceRoutes =
@@ -36,7 +33,7 @@ export const deviceRoutes =
         schema: {
           summary: "A device's latest reading of each point, in catalogue units",
           tags: ['devices'],
-          params: z.object({ id: z.string().min(1).max(200) }),
+          params: DeviceParams,
           response: {
             200: z.object({ device: z.string(), kind: z.string().nullable(), readings: z.array(ReadingBody) }),
             404: ErrorBody,
@@ -46,7 +43,7 @@ export const deviceRoutes =
       async (request) => {
         const device = await deps.registry.getDevice(request.params.id);
         if (!device) throw errors.deviceNotFound(request.params.id);
-        const readings = await deps.telemetry.latest(device.id);
+        const readings = await deps.telemetry.latest({ id: device.id, kind: device.kind });
         return {
           device: device.id,
           kind: device.kind,

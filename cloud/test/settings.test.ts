@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { hubSettingsFromEnv } from '../src/index.js';
+
+describe('hub settings from the environment', () => {
+  it('defaults to the embedded deployment: PGlite under the data directory, readings in it too', () => {
+    const settings = hubSettingsFromEnv({}, '/srv/hub');
+    expect(settings.relational).toEqual({ kind: 'embedded', dataDir: '/srv/hub/.gatehouse/hub/pglite' });
+    expect(settings.telemetry).toEqual({ kind: 'relational' });
+  });
+
+  it('uses a PostgreSQL server and InfluxDB when their URLs are set, with retention defaults', () => {
+    const settings = hubSettingsFromEnv({
+      GATEHOUSE_DATABASE_URL: 'postgres://hub:secret@db.internal:5432/gatehouse',
+      GATEHOUSE_INFLUX_URL: 'http://influx.internal:8086',
+      GATEHOUSE_INFLUX_USERNAME: 'hub',
+      GATEHOUSE_INFLUX_PASSWORD: 'secret',
+    });
+    expect(settings.relational).toEqual({ kind: 'postgresql', url: 'postgres://hub:secret@db.internal:5432/gatehouse' });
+    expect(settings.telemetry).toEqual({
+      kind: 'influxdb',
+      url: 'http://influx.internal:8086',
+      database: 'gatehouse',
+      username: 'hub',
+      password: 'secret',
+      token: undefined,
+      retention: { raw: { literal: '90d', ms: 90 * 86_400_000 }, rollup: { literal: 'INF', ms: Infinity } },
+    });
+  });
+
+  it.each([
+    [{ GATEHOUSE_DATABASE_URL: 'mysql://x/y' }, 'GATEHOUSE_DATABASE_URL'],
+    [{ GATEHOUSE_INFLUX_URL: 'influx.internal:8086' }, 'GATEHOUSE_INFLUX_URL'],
+    [{ GATEHOUSE_INFLUX_RAW_RETENTION: '90 days' }, 'GATEHOUSE_INFLUX_RAW_RETENTION'],
+    [{ GATEHOUSE_INFLUX_RAW_RETENTION: '30m' }, 'GATEHOUSE_INFLUX_RAW_RETENTION'],
+    [{ GATEHOUSE_INFLUX_RAW_RETENTION: '52w', GATEHOUSE_INFLUX_ROLLUP_RETENTION: '30d' }, 'GATEHOUSE_INFLUX_ROLLUP_RETENTION'],
+    [{ GATEHOUSE_INFLUX_TOKEN: 't', GATEHOUSE_INFLUX_USERNAME: 'u' }, 'GATEHOUSE_INFLUX_TOKEN'],
+    [{ GATEHOUSE_INFLUX_PASSWORD: 'p' }, 'GATEHOUSE_INFLUX_USERNAME'],
+  ])('refuses %o with a message naming %s', (env, variable) => {
+    expect(() => hubSettingsFromEnv(env)).toThrow(new RegExp(`invalid environment: .*${variable}`));
+  });
+});
