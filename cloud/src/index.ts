@@ -17,3 +17,4 @@ export { InfluxHttp, type InfluxConnection } from './store/telemetry/influx/http
 export { DEFAULT_WRITE_QUEUE_OPTIONS, type WriteQueueOptions } from './store/telemetry/influx/write-queue.js';
 export { RAW_POLICY, type InfluxRetention, type Retention } from './store/telemetry/influx/schema.js';
 export { LiveFeed, type LiveMessage } from './live/live-feed.js';
+export { hubMetrics } from './api/routes/metrics.js';

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fieldIssues } from '@gatehouse/protocols';
@@ -22,6 +23,7 @@ const RetentionPeriod = z
   });
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
+const MqttUrl = z.url({ protocol: /^mqtts?$/, error: 'an mqtt:// or mqtts:// URL' });
 const PostgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// or postgresql:// URL' });
 
 const HubEnvironment = z
@@ -31,6 +33,11 @@ const HubEnvironment = z
     GATEHOUSE_MQTT_HOST: z.string().min(1).default('127.0.0.1'),
     GATEHOUSE_MQTT_PORT: Port.default(1883),
     GATEHOUSE_DATA_DIR: z.string().min(1).optional(),
+    GATEHOUSE_MQTT_URL: MqttUrl.optional(),
+    GATEHOUSE_MQTT_USERNAME: z.string().min(1).optional(),
+    GATEHOUSE_MQTT_PASSWORD: z.string().optional(),
+    /** Names this hub replica to the broker; its persistent session is kept under this name. */
+    GATEHOUSE_HUB_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').optional(),
     GATEHOUSE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     GATEHOUSE_DATABASE_URL: PostgresUrl.optional(),
     GATEHOUSE_INFLUX_URL: HttpUrl.optional(),
@@ -62,6 +69,14 @@ const HubEnvironment = z
     }
   });
 
+/**
+ * The broker gateways publish to: aedes inside the hub, or an external one (Mosquitto, EMQX…)
+ * shared by several hub replicas.
+ */
+export type BrokerSettings =
+  | { kind: 'embedded'; host: string; port: number }
+  | { kind: 'external'; url: string; username: string | undefined; password: string | undefined; hubId: string };
+
 /** Where the registry and ingestion bookkeeping live. */
 export type RelationalSettings = { kind: 'embedded'; dataDir: string } | { kind: 'postgresql'; url: string };
 
@@ -80,7 +95,7 @@ export type TelemetrySettings =
 
 export interface HubSettings {
   http: { host: string; port: number };
-  mqtt: { host: string; port: number };
+  broker: BrokerSettings;
   dataDir: string;
   logLevel: string;
   relational: RelationalSettings;
@@ -101,7 +116,15 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = p
   const dataDir = values.GATEHOUSE_DATA_DIR ?? join(cwd, '.gatehouse');
   return {
     http: { host: values.GATEHOUSE_HTTP_HOST, port: values.GATEHOUSE_HTTP_PORT },
-    mqtt: { host: values.GATEHOUSE_MQTT_HOST, port: values.GATEHOUSE_MQTT_PORT },
+    broker: values.GATEHOUSE_MQTT_URL
+      ? {
+          kind: 'external',
+          url: values.GATEHOUSE_MQTT_URL,
+          username: values.GATEHOUSE_MQTT_USERNAME,
+          password: values.GATEHOUSE_MQTT_PASSWORD,
+          hubId: values.GATEHOUSE_HUB_ID ?? hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+        }
+      : { kind: 'embedded', host: values.GATEHOUSE_MQTT_HOST, port: values.GATEHOUSE_MQTT_PORT },
     dataDir,
     logLevel: values.GATEHOUSE_LOG_LEVEL,
     relational: values.GATEHOUSE_DATABASE_URL

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/index.js';
+import { buildApp, hubMetrics } from '../src/index.js';
 import { memoryStores, silentLog } from './support.js';
 
 interface ErrorResponse {
@@ -16,15 +16,12 @@ describe('the hub API', () => {
 
   beforeAll(async () => {
     stores = await memoryStores();
+    const ingestion = { messages: 7, readings_stored: 84, duplicates: 1, rejected: 2, store_retries: 0, lag_ms: 1500, store_available: true };
     app = await buildApp({
       log: silentLog,
       ...stores,
-      health: {
-        version: '0.0.0-test',
-        startedAt: Date.now(),
-        brokerClients: () => 0,
-        ingestion: { messages: 0, readings_stored: 0, duplicates: 0, rejected: 0, store_retries: 0 },
-      },
+      health: { version: '0.0.0-test', startedAt: Date.now(), brokerClients: () => 0, ingestion },
+      metrics: hubMetrics(ingestion),
     });
     await stores.registry.applyInventory('tower-a', 'gw-01', {
       v: 1,
@@ -51,6 +48,16 @@ describe('the hub API', () => {
   afterAll(async () => {
     await app.close();
     await stores.db.close();
+  });
+
+  it('serves its figures at GET /metrics in Prometheus text', async () => {
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    expect(response.body).toContain('gatehouse_ingest_readings_stored_total 84');
+    expect(response.body).toContain('gatehouse_ingest_lag_seconds 1.5');
+    expect(response.body).toContain('gatehouse_ingest_store_available 1');
+    expect(response.body).toMatch(/^process_resident_memory_bytes \d+/m);
   });
 
   it('answers health', async () => {

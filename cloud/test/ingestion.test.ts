@@ -44,7 +44,7 @@ describe('ingestion into InfluxDB', () => {
       ts: T0,
       devices: [{ device: 'meter-1', kind: 'electric_meter', profile: 'p', comm: { status: 'online', last_good_read: T0, consecutive_failures: 0, total_errors: 0 } }],
     });
-    ingestion = new Ingestion({ brokerUrl: broker.url, ...stores, telemetry, log: silentLog });
+    ingestion = new Ingestion({ broker: { url: broker.url, clientId: 'hub-test', persistent: false }, ...stores, telemetry, log: silentLog });
     await ingestion.start();
     gateway = await mqtt.connectAsync(broker.url, { clientId: 'gw-01' });
   });

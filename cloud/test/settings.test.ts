@@ -6,6 +6,17 @@ describe('hub settings from the environment', () => {
     const settings = hubSettingsFromEnv({}, '/srv/hub');
     expect(settings.relational).toEqual({ kind: 'embedded', dataDir: '/srv/hub/.gatehouse/hub/pglite' });
     expect(settings.telemetry).toEqual({ kind: 'relational' });
+    expect(settings.broker).toEqual({ kind: 'embedded', host: '127.0.0.1', port: 1883 });
+  });
+
+  it('connects to an external broker with its own credentials and a replica name when GATEHOUSE_MQTT_URL is set', () => {
+    const settings = hubSettingsFromEnv({
+      GATEHOUSE_MQTT_URL: 'mqtts://broker.internal:8883',
+      GATEHOUSE_MQTT_USERNAME: 'hub',
+      GATEHOUSE_MQTT_PASSWORD: 'secret',
+      GATEHOUSE_HUB_ID: 'hub-a',
+    });
+    expect(settings.broker).toEqual({ kind: 'external', url: 'mqtts://broker.internal:8883', username: 'hub', password: 'secret', hubId: 'hub-a' });
   });
 
   it('uses a PostgreSQL server and InfluxDB when their URLs are set, with retention defaults', () => {
@@ -35,6 +46,8 @@ describe('hub settings from the environment', () => {
     [{ GATEHOUSE_INFLUX_RAW_RETENTION: '52w', GATEHOUSE_INFLUX_ROLLUP_RETENTION: '30d' }, 'GATEHOUSE_INFLUX_ROLLUP_RETENTION'],
     [{ GATEHOUSE_INFLUX_TOKEN: 't', GATEHOUSE_INFLUX_USERNAME: 'u' }, 'GATEHOUSE_INFLUX_TOKEN'],
     [{ GATEHOUSE_INFLUX_PASSWORD: 'p' }, 'GATEHOUSE_INFLUX_USERNAME'],
+    [{ GATEHOUSE_MQTT_URL: 'tcp://broker:1883' }, 'GATEHOUSE_MQTT_URL'],
+    [{ GATEHOUSE_MQTT_URL: 'mqtt://broker:1883', GATEHOUSE_HUB_ID: 'hub a' }, 'GATEHOUSE_HUB_ID'],
   ])('refuses %o with a message naming %s', (env, variable) => {
     expect(() => hubSettingsFromEnv(env)).toThrow(new RegExp(`invalid environment: .*${variable}`));
   });

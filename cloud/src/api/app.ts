@@ -11,6 +11,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import type { Registry as MetricRegistry } from 'prom-client';
 import type { LiveFeed } from '../live/live-feed.js';
 import { isStoreError } from '../store/errors.js';
 import type { Registry } from '../store/registry.js';
@@ -18,6 +19,7 @@ import type { TelemetryStore } from '../store/telemetry/port.js';
 import { ApiError, errors } from './errors.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes, type HealthDeps } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { liveRoutes } from './routes/live.js';
 import { seriesRoutes } from './routes/series.js';
 import { siteRoutes } from './routes/sites.js';
@@ -28,6 +30,8 @@ export interface AppDeps {
   telemetry: TelemetryStore;
   live: LiveFeed;
   health: HealthDeps;
+  /** Served at GET /metrics, outside the versioned API, where Prometheus looks. */
+  metrics: MetricRegistry;
 }
 
 /** The dashboard's built assets, served at `/`. */
@@ -103,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
+  await app.register(metricsRoutes(deps.metrics));
   await app.register(fastifyStatic, { root: dashboardRoot(), prefix: '/' });
   return app;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -18,8 +17,27 @@ import type { Registry } from '../store/registry.js';
 import type { SqlClient } from '../store/sql.js';
 import type { TelemetryReading, TelemetryStore, WriteResult } from '../store/telemetry/port.js';
 
-/** The channels the hub ingests. */
-const INGESTED: readonly Channel[] = ['status', 'devices', 'telemetry'];
+/**
+ * The channels the hub ingests. Retained state (status, inventory) goes to every replica, which
+ * all keep the registry; streams go to one replica each through a shared subscription
+ * (MQTT 5 §4.8.2), which an external broker spreads across the replicas.
+ */
+const STATE_CHANNELS: readonly Channel[] = ['status', 'devices'];
+const STREAM_CHANNELS: readonly Channel[] = ['telemetry'];
+const SHARE_GROUP = 'gatehouse-hub';
+
+/** How ingestion reaches its broker. */
+export interface IngestionBroker {
+  url: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  clientId: string;
+  /**
+   * A persistent session and shared subscriptions, for an external broker: what arrives while
+   * this replica is down waits for it (or goes to another replica).
+   */
+  persistent: boolean;
+}
 
 /** The most of a rejected payload kept for diagnosis. */
 const DEAD_LETTER_MAX_BYTES = 64 * 1024;
@@ -30,10 +48,14 @@ export interface IngestionCounters {
   duplicates: number;
   rejected: number;
   store_retries: number;
+  /** Milliseconds between the oldest reading of the last stored batch being read and being stored. */
+  lag_ms: number;
+  /** False while the stores refuse writes and ingestion is holding the broker back. */
+  store_available: boolean;
 }
 
 export interface IngestionDeps {
-  brokerUrl: string;
+  broker: IngestionBroker;
   db: SqlClient;
   telemetry: TelemetryStore;
   registry: Registry;
@@ -50,16 +72,27 @@ export interface IngestionDeps {
  * is dead-lettered like an invalid payload, because it would be refused again.
  */
 export class Ingestion {
-  readonly counters: IngestionCounters = { messages: 0, readings_stored: 0, duplicates: 0, rejected: 0, store_retries: 0 };
+  readonly counters: IngestionCounters = {
+    messages: 0,
+    readings_stored: 0,
+    duplicates: 0,
+    rejected: 0,
+    store_retries: 0,
+    lag_ms: 0,
+    store_available: true,
+  };
   private client: MqttClient | undefined;
   private stopping = false;
 
   constructor(private readonly deps: IngestionDeps) {}
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.deps.brokerUrl, {
-      clientId: `gatehouse-hub-${randomUUID().slice(0, 8)}`,
-      clean: true,
+    const { broker } = this.deps;
+    const client = mqtt.connect(broker.url, {
+      clientId: broker.clientId,
+      ...(broker.username === undefined ? {} : { username: broker.username }),
+      ...(broker.password === undefined ? {} : { password: broker.password }),
+      clean: !broker.persistent,
       reconnectPeriod: 1000,
     });
     this.client = client;
@@ -76,8 +109,12 @@ export class Ingestion {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    await client.subscribeAsync(INGESTED.map((channel) => allGatewaysFilter(channel)), { qos: 1 });
-    this.deps.log.info({ broker: this.deps.brokerUrl, channels: INGESTED }, 'ingestion subscribed');
+    const streams = STREAM_CHANNELS.map((channel) =>
+      broker.persistent ? `$share/${SHARE_GROUP}/${allGatewaysFilter(channel)}` : allGatewaysFilter(channel),
+    );
+    const filters = [...STATE_CHANNELS.map((channel) => allGatewaysFilter(channel)), ...streams];
+    await client.subscribeAsync(filters, { qos: 1 });
+    this.deps.log.info({ broker: broker.url, client_id: broker.clientId, filters }, 'ingestion subscribed');
   }
 
   async stop(): Promise<void> {
@@ -148,6 +185,7 @@ export class Ingestion {
     if (!outcome.ok) return this.reject(packet, [{ path: 'readings', message: outcome.error.message }]);
     await this.withRetry(() => this.deps.ledger.record(batch));
     this.counters.readings_stored += toStore.length;
+    this.counters.lag_ms = Math.max(0, Date.now() - readings.reduce((oldest, reading) => Math.min(oldest, reading.ts), Infinity));
     await this.withRetry(() => this.deps.registry.markSeen(site, gateway, readings.map((reading) => reading.device), Date.now()));
     this.deps.live.publish({
       type: 'readings',
@@ -182,13 +220,17 @@ export class Ingestion {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await operation();
-        if (outageStartedAt !== undefined) this.deps.log.info({ outage_ms: Date.now() - outageStartedAt }, 'store recovered');
+        if (outageStartedAt !== undefined) {
+          this.counters.store_available = true;
+          this.deps.log.info({ outage_ms: Date.now() - outageStartedAt }, 'store recovered');
+        }
         return result;
       } catch (error) {
         if (this.stopping) throw error;
         this.counters.store_retries++;
         if (outageStartedAt === undefined) {
           outageStartedAt = Date.now();
+          this.counters.store_available = false;
           this.deps.log.error({ err: error }, 'store write failed; retrying');
         }
         await sleep(Math.min(30_000, 250 * 2 ** attempt));

@@ -5,7 +5,8 @@ import type { IngestionCounters } from '../../ingest/ingestion.js';
 export interface HealthDeps {
   version: string;
   startedAt: number;
-  brokerClients: () => number;
+  /** Clients of the embedded broker; null with an external broker, which the hub cannot see into. */
+  brokerClients: () => number | null;
   ingestion: IngestionCounters;
 }
 
@@ -23,13 +24,15 @@ export const healthRoutes =
               status: z.literal('ok'),
               version: z.string(),
               uptime_s: z.number(),
-              broker: z.object({ clients: z.number() }),
+              broker: z.object({ clients: z.number().nullable() }),
               ingestion: z.object({
                 messages: z.number(),
                 readings_stored: z.number(),
                 duplicates: z.number(),
                 rejected: z.number(),
                 store_retries: z.number(),
+                lag_ms: z.number(),
+                store_available: z.boolean(),
               }),
             }),
           },
