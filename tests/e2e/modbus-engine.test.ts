@@ -356,3 +356,46 @@ describe('a device that refuses to read the gaps between its points', () => {
     }
   });
 });
+
+describe('meters behind an RS-485-to-Ethernet device server (RTU over TCP)', () => {
+  it('are polled by the agent with their values decoded', async () => {
+    const profile = builtInProfile('reference-3ph-meter')!;
+    const meter = new ProfileSlave(profile);
+    meter.update({ voltage_l2_v: 231.25, energy_export_kwh: 12.5 });
+    const server = await startRtuSlave({
+      units: new Map([[5, meter.memory]]),
+      line: LINE_9600,
+      turnaroundMs: 2,
+      transport: { kind: 'tcp', port: 0 },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rtu-tcp-'));
+    const config = AgentConfig.parse({
+      site: 's',
+      gateway: 'g',
+      uplink: { url: 'mqtt://127.0.0.1:1' },
+      buses: [{ id: 'car-park', transport: 'rtu-over-tcp', host: '127.0.0.1', port: server.address().port, baud: 9600, parity: 'none', timeout_ms: 500 }],
+      devices: [{ id: 'meter-5', bus: 'car-park', unit: 5, profile: profile.id, poll_interval_ms: 0 }],
+    });
+    const readings: Reading[] = [];
+    const poller = new BusPoller({
+      bus: config.buses[0]!,
+      devices: [{ config: config.devices[0]!, profile }],
+      sink: { readings: (batch) => readings.push(...batch), commChanged: () => undefined },
+      log: capturedLogger().log,
+      learned: new LearnedGaps(join(dir, 'learned-gaps.json')),
+    });
+    poller.start();
+    try {
+      const byPoint = await eventually(async () => {
+        const found = new Map(readings.map((reading) => [reading.point, reading]));
+        return found.has('voltage_l2_v') && found.has('energy_export_kwh') ? found : undefined;
+      }, 'readings over RTU over TCP');
+      expect(byPoint.get('voltage_l2_v')).toMatchObject({ value: 231.25, quality: 'good' });
+      expect(byPoint.get('energy_export_kwh')).toMatchObject({ value: 12.5, quality: 'good' });
+    } finally {
+      await poller.stop();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

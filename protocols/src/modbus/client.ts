@@ -82,8 +82,10 @@ export class ModbusClient {
     switch (transport.kind) {
       case 'tcp':
         return this.client.connectTCP(transport.host, { port: transport.port, timeout: timeoutMs });
+      // modbus-serial calls raw RTU over a TCP socket "telnet"; its "TcpRTUBuffered" port expects
+      // MBAP framing and so does not speak to RS-485 device servers.
       case 'rtu-over-tcp':
-        return this.client.connectTcpRTUBuffered(transport.host, { port: transport.port });
+        return this.client.connectTelnet(transport.host, { port: transport.port, timeout: timeoutMs });
       case 'rtu':
         return this.client.connectRTUBuffered(transport.path, {
           baudRate: transport.line.baud,
