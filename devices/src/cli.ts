@@ -5,10 +5,14 @@ import type { RegisterValue, SerialLine } from '@gatehouse/protocols';
 import { builtInProfile, builtInProfiles } from './profile/registry.js';
 import { loadProfileFile } from './profile/load.js';
 import { startMeterSimulator } from './simulator/meter-simulator.js';
+import { startControlServer, startDeviceSimulator } from './simulator/device-simulator.js';
+import type { DeviceProfile } from './profile/schema.js';
 import { FaultError, faultPlanOf, parseFault, type FaultPlan } from './simulator/faults.js';
+import { runDlt645Simulator } from './simulator/dlt645-cli.js';
 import type { ResponseDelayModel, RtuSlaveOptions } from './simulator/rtu-slave.js';
 
 const USAGE = `usage: gatehouse-sim meter [options]
+       gatehouse-sim dlt645 --serial PATH [options]   (DL/T 645-2007 meters; dlt645 --help)
 
 Simulates electric meters of a profile behind one Modbus TCP endpoint, or on one
 Modbus RTU line (a serial device, or raw RTU frames over TCP as from an RS-485 device server).
@@ -29,7 +33,23 @@ Modbus RTU line (a serial device, or raw RTU frames over TCP as from an RS-485 d
   --turnaround-ms N    rtu slave turnaround before the answer's wire time (default 5)
   --wire-delay MODEL   rtu answer delay: round-trip, answer, none (default round-trip)
   --fault SPEC         rtu fault UNIT:KIND[=VALUE][:count=N][:p=P][:seed=S], KIND one of
-                       crc, truncate, wrong-unit, exception, silence (repeatable)`;
+                       crc, truncate, wrong-unit, exception, silence (repeatable)
+
+usage: gatehouse-sim device --model ID|FILE [options]
+
+Simulates devices of any shipped model (meters, water meters, lifts, door controllers, barrier
+gates), each moving as its kind does. Takes the options above (--units, --port, --transport,
+--serial, --set, --hold, --tick-ms, ...) and:
+
+  --model ID|FILE      the device's profile, e.g. reference-elevator, chint-dtsu666
+  --control-port N     HTTP control endpoint on --host (0 picks a free port; default none):
+                         GET  /units/UNIT           the unit's values
+                         POST /units/UNIT/ACTION    a run-time control, JSON body, e.g.
+                           elevator: call {"floor":5}, fault {"code":21}, clear, trap, release
+                           door controller: swipe {"card":N,"granted":false}, force,
+                             hold-open, unlock {"seconds":5}
+                           barrier gate: vehicle, open, fault {"code":3}, clear
+                           water meter: leak {"on":true}, tamper {"on":true}`;
 
 const log = pino({ name: 'gatehouse-sim' });
 
@@ -108,7 +128,61 @@ function faultPlan(specs: readonly string[]): FaultPlan {
   }
 }
 
+function profileOf(idOrFile: string): DeviceProfile {
+  return (
+    builtInProfile(idOrFile) ??
+    (/[/.]/.test(idOrFile)
+      ? loadProfileFile(idOrFile)
+      : fail(`no profile "${idOrFile}"; shipped: ${[...builtInProfiles().keys()].join(', ')}`))
+  );
+}
+
+type SimulatorFlags = RtuFlags & { units: string; hold: boolean; set: string[]; 'tick-ms': string };
+
+/** The endpoint and the behaviour flags the meter and device simulators share. */
+function commonOptions(values: SimulatorFlags) {
+  return {
+    host: values.host,
+    port: integer('port', values.port, 0, 65535),
+    units: values.units.split(',').map((unit) => integer('units', unit, 1, 247)),
+    hold: values.hold,
+    fixed: parseFixed(values.set),
+    tickMs: integer('tick-ms', values['tick-ms'], 10, 3_600_000),
+    rtu: rtuOptions(values),
+  };
+}
+
+/** `gatehouse-sim device`: any shipped model, moving as its kind does, with a control endpoint. */
+async function runDevice(values: SimulatorFlags & { model?: string; 'control-port'?: string }): Promise<void> {
+  if (values.model === undefined) fail('device needs --model');
+  const profile = profileOf(values.model);
+  const { units, rtu, ...endpoint } = commonOptions(values);
+  const simulator = await startDeviceSimulator({ profile, units, rtu, ...endpoint });
+  const control =
+    values['control-port'] === undefined
+      ? undefined
+      : await startControlServer(simulator, values.host, integer('control-port', values['control-port'], 0, 65535));
+  const listening = simulator.tcp?.address() ?? simulator.rtu?.address?.();
+  log.info(
+    {
+      transport: rtu ? 'rtu' : 'tcp',
+      ...(listening ? { host: listening.address, port: listening.port } : { serial: values.serial }),
+      units,
+      model: profile.id,
+      kind: profile.kind,
+      ...(control ? { control_port: control.address().port } : {}),
+    },
+    'simulator ready',
+  );
+  const stop = () => {
+    void Promise.all([simulator.stop(), control?.close()]).then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'dlt645') return runDlt645Simulator(process.argv.slice(3), log);
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -127,6 +201,8 @@ async function main(): Promise<void> {
       'turnaround-ms': { type: 'string', default: '5' },
       'wire-delay': { type: 'string', default: 'round-trip' },
       fault: { type: 'string', multiple: true, default: [] },
+      model: { type: 'string' },
+      'control-port': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -134,24 +210,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (positionals[0] === 'device') return runDevice(values);
   if (positionals[0] !== 'meter') fail(`unknown simulator "${positionals[0] ?? ''}"`);
-  const profile =
-    builtInProfile(values.profile) ??
-    (/[/.]/.test(values.profile)
-      ? loadProfileFile(values.profile)
-      : fail(`no profile "${values.profile}"; shipped: ${[...builtInProfiles().keys()].join(', ')}`));
-  const units = values.units.split(',').map((unit) => integer('units', unit, 1, 247));
-  const rtu = rtuOptions(values);
-  const simulator = await startMeterSimulator({
-    profile,
-    host: values.host,
-    port: integer('port', values.port, 0, 65535),
-    units,
-    hold: values.hold,
-    fixed: parseFixed(values.set),
-    tickMs: integer('tick-ms', values['tick-ms'], 10, 3_600_000),
-    rtu,
-  });
+  const profile = profileOf(values.profile);
+  const { units, rtu, ...endpoint } = commonOptions(values);
+  const simulator = await startMeterSimulator({ profile, units, rtu, ...endpoint });
   if (simulator.tcp) {
     const { address, port } = simulator.tcp.address();
     log.info({ transport: 'tcp', host: address, port, units, profile: profile.id }, 'simulator ready');

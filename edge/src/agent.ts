@@ -8,6 +8,7 @@ import { agentMetrics, serveMetrics } from './metrics.js';
 import { Outbox } from './outbox/outbox.js';
 import { QuotaAlarm } from './outbox/quota-alarm.js';
 import { BusPoller, type PolledDevice, type PollSink } from './poll/bus-poller.js';
+import { Dlt645BusPoller, type Dlt645PolledDevice } from './poll/dlt645-poller.js';
 import { LearnedGaps } from './poll/learned-gaps.js';
 import { MqttUplink } from './uplink/mqtt-uplink.js';
 import { AGENT_VERSION } from './version.js';
@@ -43,7 +44,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
   outbox.onDrop = (drop) => quotaAlarm.dropped(drop);
   const quotaTimer = setInterval(() => quotaAlarm.check(), QUOTA_CHECK_MS);
 
-  const pollers: BusPoller[] = [];
+  const pollers: Array<BusPoller | Dlt645BusPoller> = [];
   const learned = new LearnedGaps(join(loaded.dataDir, 'learned-gaps.json'));
   const commOf = (device: string) => pollers.map((poller) => poller.commSnapshot(device)).find(Boolean) ?? UNKNOWN_COMM;
   const inventory = (): DeviceInventoryEntry[] =>
@@ -76,11 +77,14 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
   };
 
   for (const bus of config.buses) {
-    const devices: PolledDevice[] = config.devices
+    // The config's validation has given each device a profile of its bus's protocol.
+    const devices = config.devices
       .filter((device) => device.bus === bus.id)
       .map((device) => ({ config: device, profile: loaded.profiles.get(device.profile)! }));
     if (devices.length === 0) continue;
-    pollers.push(new BusPoller({ bus, devices, sink, log: log.child({ bus: bus.id }), learned }));
+    const busLog = log.child({ bus: bus.id });
+    if (bus.transport === 'dlt645') pollers.push(new Dlt645BusPoller({ bus, devices: devices as Dlt645PolledDevice[], sink, log: busLog }));
+    else pollers.push(new BusPoller({ bus, devices: devices as PolledDevice[], sink, log: busLog, learned }));
   }
 
   const metrics = await serveMetrics(

@@ -3,14 +3,18 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
+import { enrol, EnrolmentError } from './enroll/enroll.js';
 import { planReport } from './plan-report.js';
 
 const USAGE = `usage: gatehouse-edge <command> --config FILE
+       gatehouse-edge enroll --hub URL --token TOKEN [--out FILE] [--ca FILE]
 
 commands:
   run     poll the configured devices and forward their readings to the hub
   check   validate the configuration and exit
   plan    print each device's read requests and their bus time per cycle
+  enroll  exchange a one-time enrolment token at the hub for this gateway's MQTT credentials,
+          written to --out (default gateway-credentials.json) with mode 0600
 
 The configuration is YAML or JSON; see edge/README.md.`;
 
@@ -22,7 +26,15 @@ function exitWith(code: number, message: string): never {
 async function main(): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+    parsed = parseArgs({ allowPositionals: true, options: {
+        config: { type: 'string' },
+        help: { type: 'boolean' },
+        hub: { type: 'string' },
+        token: { type: 'string' },
+        out: { type: 'string' },
+        ca: { type: 'string' },
+      },
+    });
   } catch (error) {
     exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
   }
@@ -32,6 +44,20 @@ async function main(): Promise<void> {
     return;
   }
   const command = positionals[0];
+  if (command === 'enroll') {
+    // The token may come from the environment, to keep it out of the process list.
+    const token = values.token ?? process.env.GATEHOUSE_ENROL_TOKEN;
+    if (!values.hub || !token) exitWith(2, `enroll needs --hub URL and --token TOKEN\n\n${USAGE}`);
+    const out = values.out ?? 'gateway-credentials.json';
+    try {
+      const credentials = await enrol({ hub: values.hub, token, out, caFile: values.ca });
+      process.stdout.write(`enrolled as ${credentials.site}/${credentials.gateway} at ${credentials.mqtt.url}; credentials in ${out} (mode 0600)\n`);
+    } catch (error) {
+      if (!(error instanceof EnrolmentError)) throw error;
+      exitWith(1, error.message);
+    }
+    return;
+  }
   if (command !== 'run' && command !== 'check' && command !== 'plan') exitWith(2, `unknown command "${command ?? ''}"\n\n${USAGE}`);
   if (!values.config) exitWith(2, `--config FILE is required\n\n${USAGE}`);
 

@@ -8,3 +8,8 @@ export { reconnectDelayMs } from './uplink/reconnect.js';
 export { clockCheck, EARLIEST_PLAUSIBLE_TIME } from './clock.js';
 export { BusPoller, nextSlot, type PolledDevice, type PollSink } from './poll/bus-poller.js';
 export { LearnedGaps } from './poll/learned-gaps.js';
+export type { Dlt645BusConfig } from './config/schema.js';
+export { Dlt645BusPoller, pointReading, type Dlt645PolledDevice, type Dlt645BusPollerOptions } from './poll/dlt645-poller.js';
+export { Dlt645Master, type Dlt645Transport, type Dlt645Result, type Dlt645Failure, type Dlt645MasterOptions } from './poll/dlt645-master.js';
+export { dlt645PlanLines } from './poll/dlt645-plan.js';
+export { enrol, EnrolmentError, readCredentialsFile, writeCredentialsFile, GatewayCredentialsFile, type EnrolOptions } from './enroll/enroll.js';

@@ -4,6 +4,8 @@ import { planProfileReads } from '@gatehouse/devices';
 import type { LoadedConfig } from './config/load.js';
 import { serialLineOf } from './poll/bus-transport.js';
 import { LearnedGaps } from './poll/learned-gaps.js';
+import { dlt645PlanLines } from './poll/dlt645-plan.js';
+import type { Dlt645PolledDevice } from './poll/dlt645-poller.js';
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
@@ -16,6 +18,12 @@ export function planReport(loaded: LoadedConfig): string {
   const learned = new LearnedGaps(join(loaded.dataDir, 'learned-gaps.json'));
   const lines: string[] = [];
   for (const bus of loaded.config.buses) {
+    const onBus = loaded.config.devices.filter((d) => d.bus === bus.id);
+    if (bus.transport === 'dlt645') {
+      const meters = onBus.map((config) => ({ config, profile: loaded.profiles.get(config.profile)! }));
+      lines.push(...dlt645PlanLines(bus, meters as Dlt645PolledDevice[]));
+      continue;
+    }
     const line = serialLineOf(bus);
     const where = bus.transport === 'rtu' ? bus.path : `${bus.host}:${bus.port}`;
     const timing = line
@@ -23,8 +31,9 @@ export function planReport(loaded: LoadedConfig): string {
       : 'Modbus TCP (bus time costed on a nominal 9600 8E1 line)';
     lines.push(`bus ${bus.id} (${bus.transport} ${where}, ${timing})`);
     let busTotal = 0;
-    for (const device of loaded.config.devices.filter((d) => d.bus === bus.id)) {
+    for (const device of onBus) {
       const profile = loaded.profiles.get(device.profile)!;
+      if (profile.protocol !== 'modbus') continue; // the config's validation allows none here
       const model: RequestCostModel = { ...(line ? { line } : {}), turnaroundMs: device.turnaround_ms };
       const plan = planProfileReads(profile, { model, unreadable: learned.get(device.id, profile.id) });
       const total = planBusMs(

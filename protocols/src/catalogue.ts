@@ -51,6 +51,10 @@ export const POINT_CATALOGUE = {
   access_controller: {
     door_open: flag('door contact reports open'),
     door_locked: flag('lock is engaged'),
+    // Added with the Modbus door controller: a command point (profile marks it writable) and the
+    // loss counter of the controller's event buffer, so that a gap in access events is visible.
+    unlock_s: number('s', 'command: write N to release the lock for N seconds; reads back the seconds left'),
+    events_lost: number('', 'events the controller overwrote before the gateway took them, total', true),
   },
   lpr_camera: {
     online: flag('camera answers its health check'),
@@ -59,6 +63,8 @@ export const POINT_CATALOGUE = {
     barrier_open: flag('barrier arm is up'),
     vehicle_present: flag('loop detector sees a vehicle'),
     fault_code: number('', 'gate controller fault code; 0 when healthy'),
+    // Added with the Modbus barrier gate: the command point an "open barrier" command writes.
+    open_command: flag('command: write true to raise the arm; the controller clears it once it acts'),
   },
 } as const satisfies Record<string, Record<string, PointDefinition>>;
 

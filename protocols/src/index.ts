@@ -12,3 +12,4 @@ export * from './modbus/wire-time.js';
 export * from './random.js';
 export * from './rules/schema.js';
 export * from './rules/engine.js';
+export * as dlt645 from './dlt645/index.js';

@@ -1,5 +1,6 @@
 import {
   decodeRegisters,
+  RegisterDecodeError,
   encodeRegisters,
   registerCount,
   type RegisterLayout,
@@ -17,6 +18,10 @@ export interface ModbusPoint {
   layout: RegisterLayout;
   scale: number;
   offset: number;
+  /** A master may write it (see the profile's `writable`). */
+  writable: boolean;
+  /** Raw integer code → text, for text points held as codes. */
+  values?: Readonly<Record<string, string>>;
 }
 
 export function modbusPointsOf(profile: DeviceProfile): ModbusPoint[] {
@@ -36,6 +41,8 @@ export function modbusPointsOf(profile: DeviceProfile): ModbusPoint[] {
       layout,
       scale: mapping.scale,
       offset: mapping.offset,
+      writable: mapping.writable ?? false,
+      ...(mapping.values === undefined ? {} : { values: mapping.values }),
     };
   });
 }
@@ -53,6 +60,7 @@ function tidy(value: number): number {
 export function decodePoint(point: ModbusPoint, raw: readonly number[] | readonly boolean[]): RegisterValue {
   if (isBitTable(point.table)) return Boolean(raw[0]);
   const value = decodeRegisters(raw as readonly number[], point.layout);
+  if (point.values) return codeText(point, value);
   if (typeof value !== 'number') return value;
   if (point.scale === 1 && point.offset === 0) return value;
   return tidy(value * point.scale + point.offset);
@@ -60,6 +68,20 @@ export function decodePoint(point: ModbusPoint, raw: readonly number[] | readonl
 
 /** An engineering value → the raw words a device holds for it (simulators and writes use it). */
 export function encodePoint(point: ModbusPoint, value: RegisterValue): number[] {
+  if (point.values) return encodeRegisters(textCode(point, value), point.layout);
   if (typeof value !== 'number') return encodeRegisters(value, point.layout);
   return encodeRegisters((value - point.offset) / point.scale, point.layout);
+}
+
+/** A coded text point's text; an unknown code is a decode error (the reading is bad), not a guess. */
+function codeText(point: ModbusPoint, code: RegisterValue): string {
+  const text = point.values?.[String(code)];
+  if (text === undefined) throw new RegisterDecodeError(`${point.point}: code ${String(code)} is not one of the profile's values`);
+  return text;
+}
+
+function textCode(point: ModbusPoint, text: RegisterValue): number {
+  const entry = Object.entries(point.values ?? {}).find(([, value]) => value === text);
+  if (!entry) throw new RangeError(`${point.point}: "${String(text)}" is not one of the profile's values`);
+  return Number(entry[0]);
 }

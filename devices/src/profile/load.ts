@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues, fieldIssues, type FieldIssue } from '@gatehouse/protocols';
-import { DeviceProfile } from './schema.js';
+import { AnyDeviceProfile, DeviceProfile } from './schema.js';
 
 export class ProfileError extends Error {
   override name = 'ProfileError';
@@ -15,18 +16,33 @@ export class ProfileError extends Error {
 
 /** Validates a parsed profile document; `source` names it in errors. */
 export function parseProfile(document: unknown, source: string): DeviceProfile {
-  const result = DeviceProfile.safeParse(document);
-  if (!result.success) throw new ProfileError(source, fieldIssues(result.error));
-  return result.data;
+  return validated(DeviceProfile, document, source);
 }
 
 /** Reads a profile from a YAML or JSON file (YAML is a superset of JSON). */
 export function loadProfileFile(path: string): DeviceProfile {
-  let document: unknown;
+  return parseProfile(readProfileDocument(path), path);
+}
+
+/** Validates a profile of either protocol, Modbus or DL/T 645 (`protocol: dlt645`). */
+export function parseAnyProfile(document: unknown, source: string): AnyDeviceProfile {
+  return validated(AnyDeviceProfile, document, source);
+}
+
+function validated<T>(schema: z.ZodType<T>, document: unknown, source: string): T {
+  const result = schema.safeParse(document);
+  if (!result.success) throw new ProfileError(source, fieldIssues(result.error));
+  return result.data;
+}
+
+export function loadAnyProfileFile(path: string): AnyDeviceProfile {
+  return parseAnyProfile(readProfileDocument(path), path);
+}
+
+function readProfileDocument(path: string): unknown {
   try {
-    document = parseYaml(readFileSync(path, 'utf8'));
+    return parseYaml(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new ProfileError(path, [{ path: '(root)', message: (error as Error).message }]);
   }
-  return parseProfile(document, path);
 }

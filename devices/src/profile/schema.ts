@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   BYTE_ORDERS,
   DEVICE_KINDS,
+  dlt645,
+  EVENT_TYPES,
   pointDefinition,
   REGISTER_TYPES,
   registerCount,
@@ -32,6 +34,36 @@ export const ModbusPointMapping = z.object({
   /** engineering value = raw × scale + offset, in the catalogue's unit. */
   scale: z.number().finite().refine((scale) => scale !== 0, 'must not be 0').default(1),
   offset: z.number().finite().default(0),
+  /** A master may write this point (a command: open a barrier, unlock a door); no other point. */
+  writable: z.boolean().optional(),
+  /** A text point held as a code: raw integer → text, e.g. `{ 0: stopped, 1: up, 2: down }`. */
+  values: z.record(z.string().regex(/^-?\d+$/, 'a key is the raw integer code'), z.string().min(1)).optional(),
+});
+
+/**
+ * A ring buffer of event records in holding registers, as access controllers keep their card
+ * events: the controller writes a record at `write_index` and advances it; the master reads the
+ * records from `read_index` up to `write_index` and then writes `read_index` forward. Records hold
+ * `sequence` (uint32, never reused), `timestamp` (uint32, Unix seconds UTC), `card` (uint32) and
+ * `code` (uint16) at the register offsets given; 32-bit fields use the profile's word order.
+ */
+export const EventBufferMapping = z.object({
+  write_index: z.number().int().min(0).max(0xffff),
+  read_index: z.number().int().min(0).max(0xffff),
+  /** Events overwritten before the master took them (uint16, wraps). */
+  overflow_count: z.number().int().min(0).max(0xffff).optional(),
+  /** The first register of slot 0; slot i starts at records + i × record_registers. */
+  records: z.number().int().min(0).max(0xffff),
+  capacity: z.number().int().min(2).max(4096),
+  record_registers: z.number().int().min(4).max(125),
+  fields: z.object({
+    sequence: z.number().int().min(0),
+    timestamp: z.number().int().min(0),
+    card: z.number().int().min(0),
+    code: z.number().int().min(0),
+  }),
+  /** The controller's event codes → catalogue event types. */
+  codes: z.record(z.string().regex(/^\d+$/, 'a key is the event code'), z.enum(EVENT_TYPES)),
 });
 
 const ProfileShape = z.object({
@@ -55,6 +87,7 @@ const ProfileShape = z.object({
     })
     .prefault({}),
   points: z.array(ModbusPointMapping).min(1),
+  event_buffer: EventBufferMapping.optional(),
 });
 
 /** Cross-field rules, each reported at the path of the field that breaks it. */
@@ -89,8 +122,97 @@ export const DeviceProfile = ProfileShape.superRefine((profile, ctx) => {
     if (mapping.address + width > 0x10000) {
       ctx.addIssue({ code: 'custom', path: at('address'), message: 'runs past the last Modbus address (65535)' });
     }
+    if (mapping.writable && (table === 'input' || table === 'discrete')) {
+      ctx.addIssue({ code: 'custom', path: at('writable'), message: `a ${table} table is read-only in Modbus` });
+    }
+    checkCodedText(definition.type, mapping, (field, message) => ctx.addIssue({ code: 'custom', path: at(field), message }));
   });
+  if (profile.event_buffer) {
+    checkEventBuffer(profile.event_buffer, (field, message) =>
+      ctx.addIssue({ code: 'custom', path: ['event_buffer', ...field], message }),
+    );
+  }
 });
+
+const INTEGER_TYPES = new Set(['int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bcd16', 'bcd32']);
+
+/** A text point reads a string register, or an integer code with its `values`; nothing else. */
+function checkCodedText(
+  pointType: string,
+  mapping: z.infer<typeof ModbusPointMapping>,
+  issue: (field: string, message: string) => void,
+): void {
+  if (mapping.values && !INTEGER_TYPES.has(mapping.type)) issue('values', 'codes need an integer register type');
+  if (mapping.values && pointType !== 'string') issue('values', `"${mapping.point}" is a ${pointType} point, not a text`);
+  if (pointType === 'string' && mapping.type !== 'string' && !mapping.values) {
+    issue('type', `"${mapping.point}" is a text: use type string, or an integer type with values`);
+  }
+}
+
+function checkEventBuffer(buffer: z.infer<typeof EventBufferMapping>, issue: (field: string[], message: string) => void): void {
+  const widths = { sequence: 2, timestamp: 2, card: 2, code: 1 } as const;
+  for (const [field, width] of Object.entries(widths) as Array<[keyof typeof widths, number]>) {
+    if (buffer.fields[field] + width > buffer.record_registers) {
+      issue(['fields', field], `runs past the end of a ${buffer.record_registers}-register record`);
+    }
+  }
+  const end = buffer.records + buffer.capacity * buffer.record_registers;
+  if (end > 0x10000) issue(['records'], 'the records run past the last Modbus address (65535)');
+  for (const header of ['write_index', 'read_index', 'overflow_count'] as const) {
+    const address = buffer[header];
+    if (address !== undefined && address >= buffer.records && address < end) {
+      issue([header], 'lies inside the records');
+    }
+  }
+}
 
 export type DeviceProfile = z.infer<typeof DeviceProfile>;
 export type ModbusPointMapping = z.infer<typeof ModbusPointMapping>;
+export type EventBufferMapping = z.infer<typeof EventBufferMapping>;
+
+/**
+ * A DL/T 645-2007 meter (`protocol: dlt645`): each point is read by its data identifier, and its
+ * value comes in the BCD format the standard gives that identifier, already in the catalogue's
+ * unit for the quantities Gatehouse knows (kWh, V, A, kW, Hz). A DI Gatehouse does not know needs
+ * its format, as the standard writes it.
+ */
+export const Dlt645PointMapping = z.object({
+  point: z.string().min(1),
+  /** DI3 DI2 DI1 DI0 as the standard writes them, e.g. "00010000" for forward active energy. */
+  di: z.string().regex(/^[0-9A-Fa-f]{8}$/, 'eight hex digits, DI3 first, e.g. "00010000"'),
+  /** e.g. "XXX.XXX"; default: the standard's format of the DI. */
+  format: z.string().optional(),
+  /** With `format`: its top bit is a sign. */
+  signed: z.boolean().optional(),
+  /** catalogue value = decoded value × scale (a CT ratio the meter does not apply, say). */
+  scale: z.number().finite().refine((scale) => scale !== 0, 'must not be 0').default(1),
+});
+
+export const Dlt645Profile = ProfileShape.pick({ id: true, kind: true, vendor: true, model: true, description: true })
+  .extend({ protocol: z.literal('dlt645'), points: z.array(Dlt645PointMapping).min(1) })
+  .superRefine((profile, ctx) => {
+    const mapped = new Set<string>();
+    for (const [index, mapping] of profile.points.entries()) {
+      const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['points', index, field], message });
+      const type = pointDefinition(profile.kind, mapping.point)?.type;
+      if (type === undefined) issue('point', `${profile.kind} has no point "${mapping.point}"`);
+      else if (type !== 'number') issue('point', `"${mapping.point}" is a ${type} point; DL/T 645 values are numbers`);
+      if (mapped.has(mapping.point)) issue('point', `"${mapping.point}" is mapped twice`);
+      mapped.add(mapping.point);
+      if (mapping.format !== undefined && !dlt645.parseValueFormat(mapping.format)) {
+        issue('format', 'a format as the standard writes it, whole bytes of digits: e.g. "XXX.X" or "XXXXXX.XX"');
+      }
+      const known = dlt645.DATA_IDENTIFIERS.get(Number.parseInt(mapping.di, 16));
+      if (mapping.format === undefined && !known) {
+        issue('format', `DI ${mapping.di.toUpperCase()} is not one Gatehouse knows: give its format`);
+      }
+      if (known && known.format.count > 1) issue('di', `DI ${mapping.di.toUpperCase()} is a block of ${known.format.count} values: map its single DIs`);
+    }
+  });
+
+/** A profile of either protocol; `protocol` says which. */
+export const AnyDeviceProfile = z.discriminatedUnion('protocol', [DeviceProfile, Dlt645Profile]);
+
+export type Dlt645PointMapping = z.infer<typeof Dlt645PointMapping>;
+export type Dlt645Profile = z.infer<typeof Dlt645Profile>;
+export type AnyDeviceProfile = z.infer<typeof AnyDeviceProfile>;

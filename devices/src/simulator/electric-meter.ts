@@ -15,7 +15,7 @@ export const DEFAULT_ELECTRIC_METER: ElectricMeterOptions = {
   seed: 1,
 };
 
-const gauss = (x: number, centre: number, width: number) => Math.exp(-(((x - centre) / width) ** 2) / 2);
+export const gauss = (x: number, centre: number, width: number) => Math.exp(-(((x - centre) / width) ** 2) / 2);
 
 /**
  * The share of its peak a residential block draws at an hour of the day: a base load (lifts,
@@ -27,7 +27,7 @@ export function residentialLoadShape(hourOfDay: number): number {
   return Math.min(1, shape);
 }
 
-function hourOfDay(ms: number): number {
+export function hourOfDay(ms: number): number {
   const date = new Date(ms);
   return date.getHours() + date.getMinutes() / 60 + date.getSeconds() / 3600;
 }

@@ -16,6 +16,8 @@ export const ILLEGAL_DATA_ADDRESS = 0x02;
 export const ILLEGAL_DATA_VALUE = 0x03;
 export const GATEWAY_TARGET_FAILED = 0x0b;
 
+export type WriteListener = (table: ModbusTable, address: number, values: readonly number[]) => void;
+
 /**
  * The data model of one simulated slave: four tables, each readable over the address ranges the
  * device implements. Reads outside them get "illegal data address", as from a real meter.
@@ -50,7 +52,19 @@ export class SlaveMemory {
   /** A write from a master; only implemented addresses accept it. */
   write(table: ModbusTable, address: number, values: readonly number[]): void {
     this.assertImplemented(table, address, values.length);
+    for (const listener of this.writeListeners) listener(table, address, values);
     this.setMany(table, address, values);
+  }
+
+  private readonly writeListeners: WriteListener[] = [];
+
+  /**
+   * Calls `listener` on every master write to implemented addresses, before the values are
+   * stored: a device model reacts to commands this way, and refuses a write (a read-only
+   * register, a value out of range) by throwing a ModbusException, which stores nothing.
+   */
+  onWrite(listener: WriteListener): void {
+    this.writeListeners.push(listener);
   }
 
   private assertImplemented(table: ModbusTable, address: number, count: number): void {

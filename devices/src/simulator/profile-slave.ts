@@ -1,6 +1,6 @@
 import type { RegisterValue } from '@gatehouse/protocols';
 import { encodePoint, modbusPointsOf, type ModbusPoint } from '../modbus/points.js';
-import type { DeviceProfile, ModbusTable } from '../profile/schema.js';
+import { isBitTable, type DeviceProfile, type ModbusTable } from '../profile/schema.js';
 import { SlaveMemory } from './memory.js';
 
 /** Mapped addresses closer than this form one implemented block, as register maps are laid out. */
@@ -22,7 +22,14 @@ export class ProfileSlave {
     for (const [name, value] of Object.entries(values)) {
       const point = this.points.get(name);
       if (!point) continue;
-      this.memory.setMany(point.table, point.address, encodePoint(point, value));
+      const words = encodePoint(point, value);
+      if (point.layout.type === 'bool' && !isBitTable(point.table)) {
+        // Several flags share a status register: change this point's bit, keep the others.
+        const mask = 1 << (point.layout.bit ?? 0);
+        const [current = 0] = this.memory.read(point.table, point.address, 1);
+        words[0] = (current & ~mask) | (words[0]! & mask);
+      }
+      this.memory.setMany(point.table, point.address, words);
     }
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues, fieldIssues, type FieldIssue } from '@gatehouse/protocols';
-import { builtInProfile, loadProfileFile, ProfileError, type DeviceProfile } from '@gatehouse/devices';
+import { builtInAnyProfile, loadAnyProfileFile, ProfileError, type AnyDeviceProfile } from '@gatehouse/devices';
 import { AgentConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -19,19 +19,19 @@ export class ConfigError extends Error {
 /** A validated configuration with everything it names resolved. */
 export interface LoadedConfig {
   config: AgentConfig;
-  /** Profiles by the name the config gives them. */
-  profiles: Map<string, DeviceProfile>;
+  /** Profiles by the name the config gives them: Modbus ones, and DL/T 645 ones for dlt645 buses. */
+  profiles: Map<string, AnyDeviceProfile>;
   /** Reported in the status, so that the hub sees which configuration a gateway runs. */
   version: string;
   dataDir: string;
 }
 
-function resolveProfiles(config: AgentConfig, file: string): Map<string, DeviceProfile> {
-  const profiles = new Map<string, DeviceProfile>();
+function resolveProfiles(config: AgentConfig, file: string): Map<string, AnyDeviceProfile> {
+  const profiles = new Map<string, AnyDeviceProfile>();
   const issues: FieldIssue[] = [];
   config.devices.forEach((device, index) => {
     if (profiles.has(device.profile)) return;
-    const shipped = builtInProfile(device.profile);
+    const shipped = builtInAnyProfile(device.profile);
     if (shipped) {
       profiles.set(device.profile, shipped);
       return;
@@ -42,11 +42,20 @@ function resolveProfiles(config: AgentConfig, file: string): Map<string, DeviceP
     }
     const path = isAbsolute(device.profile) ? device.profile : resolve(dirname(file), device.profile);
     try {
-      profiles.set(device.profile, loadProfileFile(path));
+      profiles.set(device.profile, loadAnyProfileFile(path));
     } catch (error) {
       if (!(error instanceof ProfileError)) throw error;
       issues.push({ path: `devices[${index}].profile`, message: error.message });
     }
+  });
+  // A DL/T 645 meter is read by data identifier, a Modbus device by register: the profile must
+  // speak the bus's protocol.
+  const transports = new Map(config.buses.map((bus) => [bus.id, bus.transport]));
+  config.devices.forEach((device, index) => {
+    const protocol = profiles.get(device.profile)?.protocol;
+    const transport = transports.get(device.bus);
+    if (protocol === undefined || transport === undefined || (protocol === 'dlt645') === (transport === 'dlt645')) return;
+    issues.push({ path: `devices[${index}].profile`, message: `a ${protocol} profile cannot serve a device on ${transport} bus "${device.bus}"` });
   });
   if (issues.length > 0) throw new ConfigError(file, issues);
   return profiles;

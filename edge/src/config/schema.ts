@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AlarmRules, Identifier } from '@gatehouse/protocols';
+import { AlarmRules, dlt645, Identifier } from '@gatehouse/protocols';
 
 /**
  * The agent's configuration file. Defaults are the values an installer would pick on a typical
@@ -51,13 +51,29 @@ const RtuOverTcpBus = z.strictObject({
   ...lineSettings,
 });
 
-export const Bus = z.discriminatedUnion('transport', [TcpBus, RtuBus, RtuOverTcpBus]);
+/**
+ * DL/T 645-2007 meters on RS-485, polled by the DL/T 645 master. Meters leave the factory at
+ * 2400 baud, 8 data bits, even parity, 1 stop bit; a device on this bus has a meter `address`.
+ */
+const Dlt645Bus = z.strictObject({
+  ...busSettings,
+  transport: z.literal('dlt645'),
+  path: z.string().min(1),
+  ...lineSettings,
+  baud: z.number().int().min(300).max(921_600).default(2400),
+  /** 0xFE bytes sent before each request, so that a meter's receiver is awake when the frame starts. */
+  wake_up_bytes: z.number().int().min(0).max(16).default(dlt645.DEFAULT_WAKE_UP_BYTES),
+});
+
+export const Bus = z.discriminatedUnion('transport', [TcpBus, RtuBus, RtuOverTcpBus, Dlt645Bus]);
 
 export const Device = z.strictObject({
   id: Identifier,
   bus: Identifier,
-  /** The Modbus unit id (slave address). */
-  unit: z.number().int().min(1).max(247),
+  /** The Modbus unit id (slave address); a device on a Modbus bus has one. */
+  unit: z.number().int().min(1).max(247).optional(),
+  /** The DL/T 645 meter address as on its nameplate; a device on a dlt645 bus has one instead of a unit. */
+  address: dlt645.MeterAddress.optional(),
   /** A shipped profile id, or the path of a profile file relative to this config. */
   profile: z.string().min(1),
   /** 0 polls the device as often as the bus allows. */
@@ -128,6 +144,7 @@ export const AgentConfig = z
       if (buses.has(bus.id)) ctx.addIssue({ code: 'custom', path: ['buses', index, 'id'], message: `bus "${bus.id}" is defined twice` });
       buses.add(bus.id);
     });
+    const transports = new Map(config.buses.map((bus) => [bus.id, bus.transport]));
     const devices = new Set<string>();
     const units = new Set<string>();
     config.devices.forEach((device, index) => {
@@ -138,18 +155,20 @@ export const AgentConfig = z
       if (!buses.has(device.bus)) {
         ctx.addIssue({ code: 'custom', path: ['devices', index, 'bus'], message: `no bus "${device.bus}" is defined` });
       }
-      const unitKey = `${device.bus}/${device.unit}`;
-      if (units.has(unitKey)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['devices', index, 'unit'],
-          message: `unit ${device.unit} is already used on bus "${device.bus}"`,
-        });
-      }
+      // A Modbus device is reached by its unit id, a DL/T 645 meter by its address.
+      const meter = transports.get(device.bus) === 'dlt645';
+      const [field, other] = meter ? (['address', 'unit'] as const) : (['unit', 'address'] as const);
+      const key = device[field];
+      const issue = (at: string, message: string) => ctx.addIssue({ code: 'custom', path: ['devices', index, at], message });
+      if (key === undefined) issue(field, meter ? 'a meter on a dlt645 bus needs its address' : 'a device on a Modbus bus needs its unit id');
+      if (device[other] !== undefined) issue(other, meter ? 'a meter on a dlt645 bus has an address, not a unit id' : 'only a meter on a dlt645 bus has an address');
+      const unitKey = `${device.bus}/${key}`;
+      if (key !== undefined && units.has(unitKey)) issue(field, `${field} ${key} is already used on bus "${device.bus}"`);
       units.add(unitKey);
     });
   });
 
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type BusConfig = z.infer<typeof Bus>;
+export type Dlt645BusConfig = Extract<BusConfig, { transport: 'dlt645' }>;
 export type DeviceConfig = z.infer<typeof Device>;

@@ -171,7 +171,8 @@ export class BusPoller {
     const { table, address, count } = read.request;
     let result: ModbusResult<number[] | boolean[]>;
     for (let attempt = 0; ; attempt++) {
-      result = await client.read(device.config.unit, table, address, count);
+      // The config's validation gives every device on a Modbus bus a unit id.
+      result = await client.read(device.config.unit!, table, address, count);
       // Modbus over Serial Line V1.02 §2.5.1.1: frames are separated by 3.5 character times.
       if (this.silenceMs > 0) await sleep(this.silenceMs);
       const definitive = result.ok || result.failure.kind === 'exception' || result.failure.kind === 'connection';

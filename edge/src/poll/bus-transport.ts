@@ -15,6 +15,8 @@ export function transportOf(bus: BusConfig): ModbusTransport {
       return { kind: 'rtu-over-tcp', host: bus.host, port: bus.port };
     case 'rtu':
       return { kind: 'rtu', path: bus.path, line: serialLineOf(bus)! };
+    case 'dlt645':
+      throw new Error(`bus "${bus.id}" carries DL/T 645, not Modbus: the DL/T 645 poller serves it`);
   }
 }
 
