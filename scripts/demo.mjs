@@ -1,9 +1,12 @@
 // `npm run demo`: the whole system on embedded defaults — the hub (aedes broker, PGlite), a
-// simulator of three sub-meters and an edge agent polling them — until Ctrl-C.
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// simulator of every device kind (meters, water meters, lifts, a door controller, a barrier
+// gate; DL/T 645 meters where socat is installed) and an edge agent polling them — until Ctrl-C.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build, ensureNodeModules, ROOT, step } from './setup.mjs';
 
 ensureNodeModules();
@@ -15,13 +18,21 @@ const simPort = env.GATEHOUSE_SIM_PORT ?? '5020';
 const logDir = join(dataDir, 'demo-logs');
 mkdirSync(logDir, { recursive: true });
 
+// The demo's administrator password: GATEHOUSE_ADMIN_PASSWORD, or one generated on the first run
+// and kept (mode 0600) beside the demo's data, since the hub sets it only when it has no user yet.
+const passwordFile = join(dataDir, 'demo-admin-password');
+if (!env.GATEHOUSE_ADMIN_PASSWORD && !existsSync(passwordFile)) {
+  writeFileSync(passwordFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+}
+const adminPassword = env.GATEHOUSE_ADMIN_PASSWORD ?? readFileSync(passwordFile, 'utf8').trim();
+
 const children = [];
 let stopping = false;
 
 /** Starts a program, its log in a file, and resolves with its first JSON log line of `readyMsg`. */
 function start(name, script, args, readyMsg) {
   const child = spawn(process.execPath, [join(ROOT, script), ...args], {
-    env: { ...env, GATEHOUSE_DATA_DIR: dataDir },
+    env: { ...env, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_ADMIN_PASSWORD: adminPassword },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logFile = join(logDir, `${name}.log`);
@@ -80,6 +91,7 @@ async function stopAll(code) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await waitForExit(child, 10_000);
   }
+  await ptyPair?.close();
   process.stdout.write('Gatehouse demo stopped.\n');
   process.exit(code);
 }
@@ -90,14 +102,74 @@ process.once('SIGTERM', () => void stopAll(0));
 step('starting the hub');
 const hub = await start('hub', 'cloud/dist/cli.js', [], 'hub ready');
 
-step('starting the meter simulator');
-const sim = await start('simulator', 'devices/dist/cli.js', ['meter', '--port', simPort, '--units', '1,2,3'], 'simulator ready');
+/** One simulator per bus of the demo's gateway (edge/examples/demo.yaml), on a port of its own. */
+const SIMULATORS = [
+  { bus: 'plant-room', args: ['meter', '--units', '1,2,3'], port: simPort },
+  { bus: 'main-incomer', args: ['device', '--model', 'chint-dtsu666', '--units', '1'] },
+  { bus: 'chiller', args: ['device', '--model', 'eastron-sdm630', '--units', '1'] },
+  { bus: 'water', args: ['device', '--model', 'reference-water-meter', '--units', '1,2'] },
+  { bus: 'lifts', args: ['device', '--model', 'reference-elevator', '--units', '1,2'] },
+  { bus: 'lobby-doors', args: ['device', '--model', 'reference-door-controller', '--units', '1'] },
+  { bus: 'car-park', args: ['device', '--model', 'reference-barrier-gate', '--units', '1'] },
+];
 
-step('starting the edge agent');
+step('starting the device simulators');
 const { parse } = createRequire(join(ROOT, 'edge', 'package.json'))('yaml');
 const config = parse(readFileSync(join(ROOT, 'edge', 'examples', 'demo.yaml'), 'utf8'));
-config.uplink.url = hub.mqtt_url;
-config.buses[0].port = sim.port;
+const ready = await Promise.all(
+  SIMULATORS.map(({ bus, args, port }) =>
+    start(`sim-${bus}`, 'devices/dist/cli.js', [...args, '--port', String(port ?? 0)], 'simulator ready').then((sim) => [bus, sim]),
+  ),
+);
+for (const [bus, sim] of ready) config.buses.find((entry) => entry.id === bus).port = sim.port;
+
+// A DL/T 645 line of flats' meters needs a serial line; socat makes one where it is installed.
+let ptyPair;
+if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0) {
+  const { startPtyPair } = await import(pathToFileURL(join(ROOT, 'devices', 'dist', 'index.js')).href);
+  ptyPair = await startPtyPair();
+  const addresses = ['000012345678', '000012345679'];
+  await start('sim-flats', 'devices/dist/cli.js', ['dlt645', '--serial', ptyPair.b, '--addresses', addresses.join(',')], 'simulator ready');
+  config.buses.push({ id: 'flats', transport: 'dlt645', path: ptyPair.a, timeout_ms: 1500 });
+  addresses.forEach((address, i) =>
+    config.devices.push({ id: `flat-30${i + 1}`, bus: 'flats', address, profile: 'chint-ddsu666-dlt645', poll_interval_ms: 10_000 }),
+  );
+} else {
+  process.stdout.write('  (socat is not installed: the DL/T 645 meters of the flats are left out)\n');
+}
+
+step('enrolling the demo gateway');
+// As an administrator and an installer would: a one-time token from the hub, exchanged by the
+// gateway for its own MQTT credentials.
+const login = await fetch(`${hub.http_url}/api/v1/auth/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'admin', password: adminPassword }),
+});
+if (!login.ok) {
+  process.stderr.write(`✗ cannot log in as admin (${login.status}): the demo data in ${dataDir} has another admin password; set GATEHOUSE_ADMIN_PASSWORD or remove ${dataDir}\n`);
+  await stopAll(1);
+}
+const { token: session } = await login.json();
+const created = await fetch(`${hub.http_url}/api/v1/sites/${config.site}/gateways`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
+  body: JSON.stringify({ gateway: config.gateway }),
+});
+if (!created.ok) throw new Error(`creating the demo gateway: HTTP ${created.status} ${await created.text()}`);
+const { enrolment_token: enrolmentToken } = await created.json();
+const credentialsFile = join(dataDir, 'edge', `${config.site}-${config.gateway}-credentials.json`);
+mkdirSync(join(dataDir, 'edge'), { recursive: true });
+execFileSync(process.execPath, [join(ROOT, 'edge/dist/cli.js'), 'enroll', '--hub', hub.http_url, '--out', credentialsFile], {
+  env: { ...env, GATEHOUSE_ENROL_TOKEN: enrolmentToken },
+  stdio: 'ignore',
+});
+const credentials = JSON.parse(readFileSync(credentialsFile, 'utf8'));
+
+step('starting the edge agent');
+config.uplink.url = credentials.mqtt.url;
+// The password stays in the credentials file enrolment wrote (mode 0600), not in the config.
+config.uplink.credentials_file = credentialsFile;
 config.data_dir = join(dataDir, 'edge', `${config.site}-${config.gateway}`);
 config.metrics = { port: Number(env.GATEHOUSE_EDGE_METRICS_PORT ?? 9464) };
 const configFile = join(dataDir, 'demo-edge.json');
@@ -107,6 +179,7 @@ const agent = await start('edge', 'edge/dist/cli.js', ['run', '--config', config
 process.stdout.write(`
 Gatehouse demo is running.
   dashboard   ${hub.http_url}/
+  log in as   admin / ${adminPassword}
   API         ${hub.http_url}/api/v1/devices   (OpenAPI: ${hub.http_url}/api/v1/openapi.json)
   MQTT        ${hub.mqtt_url}
   gateway     ${agent.metrics_url}   (the edge agent's Prometheus metrics)

@@ -1,13 +1,17 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
-import { randomUUID } from 'node:crypto';
 import { hubMetrics } from './api/routes/metrics.js';
+import { ALL_SITES } from './auth/roles.js';
+import { generatedPassword } from './auth/secrets.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
+import { MosquittoFiles } from './broker/mosquitto-files.js';
 import { Ingestion, type IngestionBroker } from './ingest/ingestion.js';
 import { LiveFeed } from './live/live-feed.js';
-import type { BrokerSettings, HubSettings } from './settings.js';
-import { openStores } from './store/open-stores.js';
+import type { HubSettings } from './settings.js';
+import { openStores, type HubStores } from './store/open-stores.js';
 import { HUB_VERSION } from './version.js';
 
 export interface RunningHub {
@@ -16,21 +20,36 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
+/** The first administrator's user name. */
+export const FIRST_ADMIN = 'admin';
+
 /**
  * Starts the hub: its stores (PGlite or a PostgreSQL server; the same database or InfluxDB for
  * readings), the aedes broker, ingestion and the HTTP API with the dashboard. Stops in the
  * reverse order, so that nothing in flight is cut off.
  */
-export async function startHub(settings: HubSettings, log: Logger): Promise<RunningHub> {
+export async function startHub(settings: HubSettings, log: Logger, say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<RunningHub> {
   const startedAt = Date.now();
   const stores = await openStores(settings);
   log.info({ relational: settings.relational.kind, telemetry: settings.telemetry.kind, migrations: stores.migrated }, 'stores open');
+  await ensureFirstAdmin(stores, settings.security.adminPassword, say);
 
-  const { broker, ingestBroker } = await connectBroker(settings.broker);
+  const tls = settings.security.tls && { cert: readFileSync(settings.security.tls.certFile), key: readFileSync(settings.security.tls.keyFile) };
+  const { broker, ingestBroker } = await connectBroker(settings, stores, tls, log.child({ part: 'broker' }));
+  const mosquitto =
+    settings.security.mosquitto && settings.broker.kind === 'external'
+      ? new MosquittoFiles({
+          ...settings.security.mosquitto,
+          hub: { username: settings.broker.username ?? '', password: settings.broker.password ?? '' },
+        })
+      : undefined;
+  await mosquitto?.write(await stores.gateways.activeCredentials());
+
   const live = new LiveFeed();
   const ingestion = new Ingestion({ broker: ingestBroker, ...stores, live, log: log.child({ part: 'ingestion' }) });
   await ingestion.start();
 
+  const publicMqttUrl = settings.security.mqttPublicUrl ?? broker?.url ?? ingestBroker.url;
   const app = await buildApp({
     log: log.child({ part: 'http' }),
     registry: stores.registry,
@@ -38,10 +57,23 @@ export async function startHub(settings: HubSettings, log: Logger): Promise<Runn
     live,
     health: { version: HUB_VERSION, startedAt, brokerClients: () => broker?.connectedClients() ?? null, ingestion: ingestion.counters },
     metrics: hubMetrics(ingestion.counters),
+    tls,
+    security: {
+      people: stores.people,
+      audit: stores.audit,
+      gateways: stores.gateways,
+      mqttUrl: publicMqttUrl,
+      rateLimits: settings.security.rateLimits,
+      credentialsChanged: async (site, gateway) => {
+        const cut = broker?.disconnectGateway(site, gateway) ?? 0;
+        if (cut > 0) log.info({ site, gateway, connections: cut }, 'gateway disconnected: its credentials changed');
+        await mosquitto?.write(await stores.gateways.activeCredentials());
+      },
+    },
   });
   await app.listen({ host: settings.http.host, port: settings.http.port });
   const { port } = app.server.address() as AddressInfo;
-  const httpUrl = `http://${settings.http.host}:${port}`;
+  const httpUrl = `${tls ? 'https' : 'http'}://${settings.http.host}:${port}`;
 
   return {
     httpUrl,
@@ -56,23 +88,65 @@ export async function startHub(settings: HubSettings, log: Logger): Promise<Runn
 }
 
 /**
- * The embedded broker is started here and ingestion connects to it like any client; an external
- * broker is only connected to, with a persistent session named after this replica.
+ * With no user yet, creates the first administrator: with GATEHOUSE_ADMIN_PASSWORD, or with a
+ * generated password shown once on standard error (never in the log).
  */
-async function connectBroker(settings: BrokerSettings): Promise<{ broker: EmbeddedBroker | undefined; ingestBroker: IngestionBroker }> {
-  if (settings.kind === 'external') {
+async function ensureFirstAdmin(stores: HubStores, configured: string | undefined, say: (line: string) => void): Promise<void> {
+  if ((await stores.people.countUsers()) > 0) return;
+  const password = configured ?? generatedPassword();
+  const user = await stores.people.createUser({ username: FIRST_ADMIN, role: 'admin', sites: [ALL_SITES], password });
+  await stores.audit.record({
+    actor: null,
+    actorKind: 'system',
+    ip: null,
+    action: 'user.create',
+    target: FIRST_ADMIN,
+    site: null,
+    outcome: 'ok',
+    after: { ...user, password: configured ? 'from GATEHOUSE_ADMIN_PASSWORD' : 'generated' },
+  });
+  if (!configured) {
+    say(`gatehouse-hub: created the first administrator "${FIRST_ADMIN}" with the password ${password}`);
+    say('gatehouse-hub: it is shown this once: log in and change it (PATCH /api/v1/users/:id)');
+  }
+}
+
+/**
+ * The embedded broker is started here, with its own authentication, and ingestion connects to
+ * it like any client, with the hub's credentials; an external broker is only connected to, with
+ * a persistent session named after this replica.
+ */
+async function connectBroker(
+  settings: HubSettings,
+  stores: HubStores,
+  tls: { cert: Buffer; key: Buffer } | undefined,
+  log: Logger,
+): Promise<{ broker: EmbeddedBroker | undefined; ingestBroker: IngestionBroker }> {
+  const brokerSettings = settings.broker;
+  if (brokerSettings.kind === 'external') {
     return {
       broker: undefined,
       ingestBroker: {
-        url: settings.url,
-        username: settings.username,
-        password: settings.password,
-        clientId: `gatehouse-hub-${settings.hubId}`,
+        url: brokerSettings.url,
+        username: brokerSettings.username,
+        password: brokerSettings.password,
+        clientId: `gatehouse-hub-${brokerSettings.hubId}`,
         persistent: true,
       },
     };
   }
-  const broker = await startEmbeddedBroker(settings.host, settings.port);
+  // The hub's own credentials at its embedded broker: fresh each start, known only in-process.
+  const hub = { username: 'gatehouse-hub', password: randomBytes(32).toString('base64url') };
+  if (settings.security.mqttAllowAnonymous) log.warn('GATEHOUSE_MQTT_ALLOW_ANONYMOUS: clients without credentials may publish as any gateway');
+  const broker = await startEmbeddedBroker(
+    brokerSettings.host,
+    brokerSettings.port,
+    { hub, verifyGateway: (username, password) => stores.gateways.verify(username, password), allowAnonymous: settings.security.mqttAllowAnonymous, log },
+    tls,
+  );
   // The embedded broker keeps no sessions across restarts, so a fresh name each start is fine.
-  return { broker, ingestBroker: { url: broker.url, clientId: `gatehouse-hub-${randomUUID().slice(0, 8)}`, persistent: false } };
+  return {
+    broker,
+    ingestBroker: { url: broker.internalUrl, ...hub, clientId: `gatehouse-hub-${randomUUID().slice(0, 8)}`, persistent: false },
+  };
 }

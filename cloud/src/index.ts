@@ -18,3 +18,15 @@ export { DEFAULT_WRITE_QUEUE_OPTIONS, type WriteQueueOptions } from './store/tel
 export { RAW_POLICY, type InfluxRetention, type Retention } from './store/telemetry/influx/schema.js';
 export { LiveFeed, type LiveMessage } from './live/live-feed.js';
 export { hubMetrics } from './api/routes/metrics.js';
+export type { SecurityDeps } from './api/app.js';
+export { accessTableOf, checkAccess, SESSION_COOKIE, type AccessRow, type RouteAccess } from './api/access.js';
+export { ROLES, SCOPES, ALL_SITES, type Role, type Scope, type Principal } from './auth/roles.js';
+export { hashPassword, verifyPassword, mosquittoHash, digestOf } from './auth/secrets.js';
+export { People, LOCKOUT_AFTER_FAILURES, LOCKOUT_MS, type UserRecord } from './store/people.js';
+export { AuditLog, type AuditEntry, type AuditRecord } from './store/audit-log.js';
+export { GatewayCredentials, gatewayUsername, ENROLMENT_TOKEN_MS } from './store/gateway-credentials.js';
+export { mayPublish, maySubscribe, type BrokerIdentity } from './broker/broker-policy.js';
+export { startEmbeddedBroker, type EmbeddedBroker, type BrokerAuth } from './broker/embedded-broker.js';
+export { MosquittoFiles, mosquittoAclFile, mosquittoPasswordFile } from './broker/mosquitto-files.js';
+export { FIRST_ADMIN } from './hub.js';
+export { accessTableMarkdown, openApiPath } from './api/access-doc.js';

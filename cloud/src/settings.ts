@@ -46,9 +46,38 @@ const HubEnvironment = z
     GATEHOUSE_INFLUX_PASSWORD: z.string().optional(),
     GATEHOUSE_INFLUX_TOKEN: z.string().min(1).optional(),
     GATEHOUSE_INFLUX_RAW_RETENTION: RetentionPeriod.prefault('90d'),
+    /** The first administrator's password, used only while there is no user; else one is generated and printed once. */
+    GATEHOUSE_ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
+    /** PEM files: with both, the hub serves HTTPS and its embedded broker MQTT over TLS. */
+    GATEHOUSE_TLS_CERT: z.string().min(1).optional(),
+    GATEHOUSE_TLS_KEY: z.string().min(1).optional(),
+    /** Development only: the embedded broker lets clients without credentials in, as any gateway. */
+    GATEHOUSE_MQTT_ALLOW_ANONYMOUS: z.enum(['true', 'false']).default('false'),
+    /** The broker URL enrolled gateways are told to use, when it differs from the hub's own (NAT, DNS name). */
+    GATEHOUSE_MQTT_PUBLIC_URL: MqttUrl.optional(),
+    /** Mosquitto's password and ACL files, which the hub keeps in step with its gateways; and its pid file, to reload it. */
+    GATEHOUSE_MOSQUITTO_PASSWORD_FILE: z.string().min(1).optional(),
+    GATEHOUSE_MOSQUITTO_ACL_FILE: z.string().min(1).optional(),
+    GATEHOUSE_MOSQUITTO_PID_FILE: z.string().min(1).optional(),
+    /** Requests per client address per minute: logins and enrolments, and the API as a whole. */
+    GATEHOUSE_RATE_LIMIT_LOGIN: z.coerce.number().int().min(1).max(100_000).default(10),
+    GATEHOUSE_RATE_LIMIT_API: z.coerce.number().int().min(1).max(10_000_000).default(1200),
     GATEHOUSE_INFLUX_ROLLUP_RETENTION: RetentionPeriod.prefault('INF'),
   })
   .superRefine((env, context) => {
+    if ((env.GATEHOUSE_TLS_CERT === undefined) !== (env.GATEHOUSE_TLS_KEY === undefined)) {
+      context.addIssue({ code: 'custom', path: [env.GATEHOUSE_TLS_CERT ? 'GATEHOUSE_TLS_KEY' : 'GATEHOUSE_TLS_CERT'], message: 'TLS needs both a certificate and a key' });
+    }
+    if ((env.GATEHOUSE_MOSQUITTO_PASSWORD_FILE === undefined) !== (env.GATEHOUSE_MOSQUITTO_ACL_FILE === undefined)) {
+      context.addIssue({ code: 'custom', path: ['GATEHOUSE_MOSQUITTO_ACL_FILE'], message: 'give both the password file and the ACL file' });
+    }
+    if (env.GATEHOUSE_MOSQUITTO_PASSWORD_FILE && (!env.GATEHOUSE_MQTT_URL || !env.GATEHOUSE_MQTT_USERNAME || !env.GATEHOUSE_MQTT_PASSWORD)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['GATEHOUSE_MOSQUITTO_PASSWORD_FILE'],
+        message: "needs GATEHOUSE_MQTT_URL and the hub's own GATEHOUSE_MQTT_USERNAME and GATEHOUSE_MQTT_PASSWORD",
+      });
+    }
     if (env.GATEHOUSE_INFLUX_TOKEN && env.GATEHOUSE_INFLUX_USERNAME) {
       context.addIssue({
         code: 'custom',
@@ -93,6 +122,16 @@ export type TelemetrySettings =
       retention: { raw: Retention; rollup: Retention };
     };
 
+/** People, gateways' credentials, TLS and limits. */
+export interface SecuritySettings {
+  adminPassword: string | undefined;
+  tls: { certFile: string; keyFile: string } | undefined;
+  mqttAllowAnonymous: boolean;
+  mqttPublicUrl: string | undefined;
+  mosquitto: { passwordFile: string; aclFile: string; pidFile: string | undefined } | undefined;
+  rateLimits: { loginPerMinute: number; apiPerMinute: number };
+}
+
 export interface HubSettings {
   http: { host: string; port: number };
   broker: BrokerSettings;
@@ -100,6 +139,7 @@ export interface HubSettings {
   logLevel: string;
   relational: RelationalSettings;
   telemetry: TelemetrySettings;
+  security: SecuritySettings;
 }
 
 export class SettingsError extends Error {
@@ -141,5 +181,16 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = p
           retention: { raw: values.GATEHOUSE_INFLUX_RAW_RETENTION, rollup: values.GATEHOUSE_INFLUX_ROLLUP_RETENTION },
         }
       : { kind: 'relational' },
+    security: {
+      adminPassword: values.GATEHOUSE_ADMIN_PASSWORD,
+      tls: values.GATEHOUSE_TLS_CERT && values.GATEHOUSE_TLS_KEY ? { certFile: values.GATEHOUSE_TLS_CERT, keyFile: values.GATEHOUSE_TLS_KEY } : undefined,
+      mqttAllowAnonymous: values.GATEHOUSE_MQTT_ALLOW_ANONYMOUS === 'true',
+      mqttPublicUrl: values.GATEHOUSE_MQTT_PUBLIC_URL,
+      mosquitto:
+        values.GATEHOUSE_MOSQUITTO_PASSWORD_FILE && values.GATEHOUSE_MOSQUITTO_ACL_FILE
+          ? { passwordFile: values.GATEHOUSE_MOSQUITTO_PASSWORD_FILE, aclFile: values.GATEHOUSE_MOSQUITTO_ACL_FILE, pidFile: values.GATEHOUSE_MOSQUITTO_PID_FILE }
+          : undefined,
+      rateLimits: { loginPerMinute: values.GATEHOUSE_RATE_LIMIT_LOGIN, apiPerMinute: values.GATEHOUSE_RATE_LIMIT_API },
+    },
   };
 }

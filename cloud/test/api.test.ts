@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, hubMetrics } from '../src/index.js';
-import { memoryStores, silentLog } from './support.js';
+import { securedApp } from './support.js';
 
 interface ErrorResponse {
   error: { code: string; message: string; fields?: Array<{ field: string; message: string }> };
@@ -9,20 +8,16 @@ interface ErrorResponse {
 
 describe('the hub API', () => {
   let app: FastifyInstance;
-  let stores: Awaited<ReturnType<typeof memoryStores>>;
+  let stores: Awaited<ReturnType<typeof securedApp>>['stores'];
+  let auth: Record<string, string>;
   const t0 = Date.UTC(2026, 10, 22, 8, 0, 0);
   const MINUTE = 60_000;
   const HOUR = 60 * MINUTE;
 
   beforeAll(async () => {
-    stores = await memoryStores();
-    const ingestion = { messages: 7, readings_stored: 84, duplicates: 1, rejected: 2, store_retries: 0, lag_ms: 1500, store_available: true };
-    app = await buildApp({
-      log: silentLog,
-      ...stores,
-      health: { version: '0.0.0-test', startedAt: Date.now(), brokerClients: () => 0, ingestion },
-      metrics: hubMetrics(ingestion),
-    });
+    const secured = await securedApp();
+    ({ app, stores } = secured);
+    auth = secured.bearer(secured.adminToken);
     await stores.registry.applyInventory('tower-a', 'gw-01', {
       v: 1,
       ts: t0,
@@ -51,7 +46,7 @@ describe('the hub API', () => {
   });
 
   it('serves its figures at GET /metrics in Prometheus text', async () => {
-    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    const response = await app.inject({ method: 'GET', headers: auth, url: '/metrics' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.body).toContain('gatehouse_ingest_readings_stored_total 84');
@@ -61,15 +56,15 @@ describe('the hub API', () => {
   });
 
   it('answers health', async () => {
-    const response = await app.inject({ method: 'GET', url: '/api/v1/health' });
+    const response = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/health' });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ status: 'ok', version: '0.0.0-test' });
   });
 
   it('lists devices and serves the latest readings with catalogue units', async () => {
-    const list = await app.inject({ method: 'GET', url: '/api/v1/devices' });
+    const list = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/devices' });
     expect(list.json<{ devices: unknown[] }>().devices).toEqual([expect.objectContaining({ id: 'tower-a.gw-01.meter-1', kind: 'electric_meter' })]);
-    const latest = await app.inject({ method: 'GET', url: '/api/v1/devices/tower-a.gw-01.meter-1/latest' });
+    const latest = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/devices/tower-a.gw-01.meter-1/latest' });
     expect(latest.json()).toEqual({
       device: 'tower-a.gw-01.meter-1',
       kind: 'electric_meter',
@@ -81,19 +76,19 @@ describe('the hub API', () => {
   });
 
   it('lists sites, and the devices of a site with their status and last seen', async () => {
-    const sites = await app.inject({ method: 'GET', url: '/api/v1/sites' });
+    const sites = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/sites' });
     expect(sites.json()).toEqual({
       sites: [{ id: 'tower-a', name: null, time_zone: 'UTC', gateways: 1, devices: 1, devices_online: 1 }],
     });
-    const devices = await app.inject({ method: 'GET', url: '/api/v1/sites/tower-a/devices' });
+    const devices = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/sites/tower-a/devices' });
     expect(devices.json()).toEqual({
       site: 'tower-a',
       devices: [expect.objectContaining({ id: 'tower-a.gw-01.meter-1', status: 'online', last_seen: null, bus: null, serves: null })],
     });
-    const missing = await app.inject({ method: 'GET', url: '/api/v1/sites/tower-z/devices' });
+    const missing = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/sites/tower-z/devices' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json<ErrorResponse>().error.code).toBe('site_not_found');
-    const bad = await app.inject({ method: 'GET', url: '/api/v1/sites/no%20spaces/devices' });
+    const bad = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/sites/no%20spaces/devices' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json<ErrorResponse>().error.fields).toEqual([expect.objectContaining({ field: 'params.id' })]);
   });
@@ -105,6 +100,7 @@ describe('the hub API', () => {
       const iso = (ms: number) => new Date(ms).toISOString();
       const response = await app.inject({
         method: 'GET',
+        headers: auth,
         url: url(`point=active_power_kw&from=${iso(t0)}&to=${t0 + 3 * HOUR}&every=30m&agg=max`),
       });
       expect(response.statusCode).toBe(200);
@@ -122,7 +118,7 @@ describe('the hub API', () => {
           { ts: t0 + 2 * HOUR, value: 100 },
         ],
       });
-      const offset = await app.inject({ method: 'GET', url: url(`point=active_power_kw&from=2026-11-22T16:00:00%2B08:00&to=${t0 + HOUR}&every=1h`) });
+      const offset = await app.inject({ method: 'GET', headers: auth, url: url(`point=active_power_kw&from=2026-11-22T16:00:00%2B08:00&to=${t0 + HOUR}&every=1h`) });
       expect(offset.json<{ points: unknown[] }>().points).toEqual([{ ts: t0, value: 5.5 }]);
     });
 
@@ -137,13 +133,13 @@ describe('the hub API', () => {
       const query = new URLSearchParams({ point: 'active_power_kw', from: String(t0), to: String(t0 + HOUR), every: '15m' });
       const [name, value] = change.split('=') as [string, string];
       query.set(name, value);
-      const response = await app.inject({ method: 'GET', url: url(query.toString()) });
+      const response = await app.inject({ method: 'GET', headers: auth, url: url(query.toString()) });
       expect(response.statusCode).toBe(400);
       expect(response.json<ErrorResponse>().error).toMatchObject({ code: 'invalid_request', fields: [expect.objectContaining({ field })] });
     });
 
     it('refuses a range that would answer more than 10,000 windows, naming every and what would do', async () => {
-      const response = await app.inject({ method: 'GET', url: url(`point=active_power_kw&from=${t0 - 30 * 24 * HOUR}&to=${t0}&every=1m`) });
+      const response = await app.inject({ method: 'GET', headers: auth, url: url(`point=active_power_kw&from=${t0 - 30 * 24 * HOUR}&to=${t0}&every=1m`) });
       expect(response.statusCode).toBe(400);
       const { fields } = response.json<ErrorResponse>().error;
       expect(fields?.map((f) => f.field)).toEqual(['querystring.every']);
@@ -151,7 +147,7 @@ describe('the hub API', () => {
     });
 
     it('refuses an empty range, naming to, and a numeric aggregation of a non-numeric point, naming agg', async () => {
-      const empty = await app.inject({ method: 'GET', url: url(`point=active_power_kw&from=${t0}&to=${t0}&every=1m`) });
+      const empty = await app.inject({ method: 'GET', headers: auth, url: url(`point=active_power_kw&from=${t0}&to=${t0}&every=1m`) });
       expect(empty.json<ErrorResponse>().error.fields).toEqual([{ field: 'querystring.to', message: 'must be after from' }]);
       await stores.registry.applyInventory('tower-a', 'gw-02', {
         v: 1,
@@ -160,6 +156,7 @@ describe('the hub API', () => {
       });
       const response = await app.inject({
         method: 'GET',
+        headers: auth,
         url: `/api/v1/devices/tower-a.gw-02.lift-1/series?point=door_open&from=${t0}&to=${t0 + HOUR}&every=1m&agg=mean`,
       });
       expect(response.statusCode).toBe(400);
@@ -171,6 +168,7 @@ describe('the hub API', () => {
     it('answers an unknown device with a 404', async () => {
       const response = await app.inject({
         method: 'GET',
+        headers: auth,
         url: `/api/v1/devices/tower-a.gw-01.nope/series?point=active_power_kw&from=${t0}&to=${t0 + HOUR}&every=1m`,
       });
       expect(response.statusCode).toBe(404);
@@ -178,25 +176,25 @@ describe('the hub API', () => {
   });
 
   it('answers an unknown device with a 404 that names it', async () => {
-    const response = await app.inject({ method: 'GET', url: '/api/v1/devices/tower-a.gw-01.nope/latest' });
+    const response = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/devices/tower-a.gw-01.nope/latest' });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toEqual({ error: { code: 'device_not_found', message: 'no device "tower-a.gw-01.nope"' } });
   });
 
   it('answers a bad parameter with a 400 that names it', async () => {
-    const response = await app.inject({ method: 'GET', url: `/api/v1/devices/${'x'.repeat(220)}/latest` });
+    const response = await app.inject({ method: 'GET', headers: auth, url: `/api/v1/devices/${'x'.repeat(220)}/latest` });
     expect(response.statusCode).toBe(400);
     expect(response.json<ErrorResponse>().error).toMatchObject({ code: 'invalid_request', fields: [expect.objectContaining({ field: 'params.id' })] });
   });
 
   it('answers an unknown route with a 404 in the same error shape', async () => {
-    const response = await app.inject({ method: 'GET', url: '/api/v1/nothing-here' });
+    const response = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/nothing-here' });
     expect(response.statusCode).toBe(404);
     expect(response.json<ErrorResponse>().error.code).toBe('route_not_found');
   });
 
   it('documents every route in /api/v1/openapi.json', async () => {
-    const response = await app.inject({ method: 'GET', url: '/api/v1/openapi.json' });
+    const response = await app.inject({ method: 'GET', headers: auth, url: '/api/v1/openapi.json' });
     const document = response.json<{
       openapi: string;
       info: { description: string };
@@ -204,13 +202,26 @@ describe('the hub API', () => {
     }>();
     expect(document.openapi).toMatch(/^3\./);
     expect(Object.keys(document.paths).sort()).toEqual([
+      '/api/v1/audit',
+      '/api/v1/auth/login',
+      '/api/v1/auth/logout',
+      '/api/v1/auth/me',
       '/api/v1/catalogue',
       '/api/v1/devices',
       '/api/v1/devices/{id}/latest',
       '/api/v1/devices/{id}/series',
+      '/api/v1/enroll',
+      '/api/v1/gateways',
       '/api/v1/health',
       '/api/v1/sites',
       '/api/v1/sites/{id}/devices',
+      '/api/v1/sites/{id}/gateways',
+      '/api/v1/sites/{id}/gateways/{gateway}/enrolment-token',
+      '/api/v1/sites/{id}/gateways/{gateway}/revoke',
+      '/api/v1/tokens',
+      '/api/v1/tokens/{id}',
+      '/api/v1/users',
+      '/api/v1/users/{id}',
     ]);
     // The WebSocket route is not an HTTP operation; the document describes it instead.
     expect(document.info.description).toContain('/api/v1/live');
@@ -232,7 +243,7 @@ describe('the hub API', () => {
   });
 
   it('serves the dashboard at /', async () => {
-    const response = await app.inject({ method: 'GET', url: '/' });
+    const response = await app.inject({ method: 'GET', headers: auth, url: '/' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/text\/html/);
     expect(response.body).toContain('<title>Gatehouse');

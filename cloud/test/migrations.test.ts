@@ -2,7 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresServer } from '../../tests/support/postgres.js';
 import { migrate, MIGRATIONS, openEmbeddedDatabase, openPostgresDatabase, Registry, type SqlClient } from '../src/index.js';
 
-const TABLES = ['buses', 'dead_letters', 'devices', 'gateways', 'ingested_batches', 'latest_readings', 'readings', 'schema_migrations', 'sites'];
+const TABLES = [
+  'api_tokens',
+  'audit_log',
+  'buses',
+  'dead_letters',
+  'devices',
+  'enrolment_tokens',
+  'gateway_credentials',
+  'gateways',
+  'ingested_batches',
+  'latest_readings',
+  'readings',
+  'schema_migrations',
+  'sessions',
+  'sites',
+  'users',
+];
 
 function migrationSuite(name: string, open: () => Promise<{ db: SqlClient; close(): Promise<void> }>) {
   describe(`migrations on ${name}`, () => {

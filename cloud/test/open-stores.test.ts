@@ -20,7 +20,7 @@ describe('opening the stores the settings name', () => {
     const stores = await openStores(hubSettingsFromEnv({ GATEHOUSE_DATABASE_URL: postgres.url, GATEHOUSE_INFLUX_URL: influxd.url }));
     try {
       expect(stores.telemetry).toBeInstanceOf(InfluxTelemetryStore);
-      expect(stores.migrated).toEqual([1, 2]);
+      expect(stores.migrated).toEqual([1, 2, 3]);
       await stores.registry.markSeen('tower-a', 'gw-01', ['meter-1'], Date.now());
       expect((await stores.registry.listSites()).map((site) => site.id)).toEqual(['tower-a']);
     } finally {

@@ -38,7 +38,22 @@ describe('hub settings from the environment', () => {
     });
   });
 
+  it('is secure by default: no anonymous MQTT, no preset password, rate limits on', () => {
+    expect(hubSettingsFromEnv({}).security).toEqual({
+      adminPassword: undefined,
+      tls: undefined,
+      mqttAllowAnonymous: false,
+      mqttPublicUrl: undefined,
+      mosquitto: undefined,
+      rateLimits: { loginPerMinute: 10, apiPerMinute: 1200 },
+    });
+  });
+
   it.each([
+    [{ GATEHOUSE_TLS_CERT: '/etc/hub.pem' }, 'GATEHOUSE_TLS_KEY'],
+    [{ GATEHOUSE_ADMIN_PASSWORD: 'short' }, 'GATEHOUSE_ADMIN_PASSWORD'],
+    [{ GATEHOUSE_MOSQUITTO_PASSWORD_FILE: '/etc/mosquitto/passwd', GATEHOUSE_MOSQUITTO_ACL_FILE: '/etc/mosquitto/acl' }, 'GATEHOUSE_MOSQUITTO_PASSWORD_FILE'],
+    [{ GATEHOUSE_MQTT_ALLOW_ANONYMOUS: 'yes' }, 'GATEHOUSE_MQTT_ALLOW_ANONYMOUS'],
     [{ GATEHOUSE_DATABASE_URL: 'mysql://x/y' }, 'GATEHOUSE_DATABASE_URL'],
     [{ GATEHOUSE_INFLUX_URL: 'influx.internal:8086' }, 'GATEHOUSE_INFLUX_URL'],
     [{ GATEHOUSE_INFLUX_RAW_RETENTION: '90 days' }, 'GATEHOUSE_INFLUX_RAW_RETENTION'],

@@ -1,5 +1,12 @@
-import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
 import {
+  AuditLog,
+  buildApp,
+  GatewayCredentials,
+  hubMetrics,
+  People,
+  type SecurityDeps,
   BatchLedger,
   LiveFeed,
   migrate,
@@ -14,6 +21,48 @@ export async function memoryStores() {
   const db: SqlClient = await openEmbeddedDatabase(undefined);
   await migrate(db);
   return { db, registry: new Registry(db), ledger: new BatchLedger(db), telemetry: new SqlTelemetryStore(db), live: new LiveFeed() };
+}
+
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+/**
+ * The hub's HTTP app over in-memory stores, with an administrator `admin` (every site), a clock
+ * the test can move, and the means to log in. `credentialsChanged` calls are recorded.
+ */
+export async function securedApp(options: { log?: Logger; rateLimits?: SecurityDeps['rateLimits']; mqttUrl?: string; tls?: { cert: Buffer; key: Buffer } } = {}) {
+  const stores = await memoryStores();
+  const clock = { now: Date.UTC(2026, 10, 22, 8, 0, 0) };
+  const now = () => clock.now;
+  const security = {
+    people: new People(stores.db, now),
+    audit: new AuditLog(stores.db, now),
+    gateways: new GatewayCredentials(stores.db, now),
+  };
+  await security.people.createUser({ username: 'admin', role: 'admin', sites: ['*'], password: ADMIN_PASSWORD });
+  const changed: Array<[string, string]> = [];
+  const ingestion = { messages: 7, readings_stored: 84, duplicates: 1, rejected: 2, store_retries: 0, lag_ms: 1500, store_available: true };
+  const app: FastifyInstance = await buildApp({
+    log: options.log ?? silentLog,
+    ...stores,
+    health: { version: '0.0.0-test', startedAt: Date.now(), brokerClients: () => 0, ingestion },
+    metrics: hubMetrics(ingestion),
+    tls: options.tls,
+    security: {
+      ...security,
+      mqttUrl: options.mqttUrl ?? 'mqtt://hub.example:1883',
+      rateLimits: options.rateLimits ?? { loginPerMinute: 1000, apiPerMinute: 100_000 },
+      credentialsChanged: async (site, gateway) => {
+        changed.push([site, gateway]);
+      },
+    },
+  });
+  const login = async (username: string, password: string): Promise<string> => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
+    if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.statusCode} ${response.body}`);
+    return response.json<{ token: string }>().token;
+  };
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  return { app, stores, security, clock, changed, login, bearer, adminToken: await login('admin', ADMIN_PASSWORD) };
 }
 
 export const silentLog = pino({ level: 'silent' });

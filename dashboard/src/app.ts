@@ -1,4 +1,4 @@
-import { fetchCatalogue, fetchDevices, fetchLatest, type Catalogue, type Device, type LiveMessage, type Reading } from './api.js';
+import { fetchCatalogue, fetchDevices, fetchLatest, fetchMe, logIn, type Catalogue, type Device, type LiveMessage, type Reading } from './api.js';
 import { formatAge, formatValue, pointLabel } from './format.js';
 
 /**
@@ -149,8 +149,43 @@ function connectLive(): void {
   });
 }
 
-loadAll().catch((error: unknown) => {
-  summary.textContent = `Cannot load devices: ${(error as Error).message}`;
-});
-connectLive();
-setInterval(renderAges, 1000);
+function startBoard(who: string): void {
+  document.querySelector<HTMLElement>('#who')!.textContent = who;
+  loadAll().catch((error: unknown) => {
+    summary.textContent = `Cannot load devices: ${(error as Error).message}`;
+  });
+  connectLive();
+  setInterval(renderAges, 1000);
+}
+
+/** The login form, shown while nobody is logged in; the hub keeps the session in a cookie. */
+function showLogin(): void {
+  const form = document.querySelector<HTMLFormElement>('#login')!;
+  const problem = form.querySelector<HTMLElement>('.problem')!;
+  form.hidden = false;
+  summary.textContent = 'Log in to see the devices of your sites.';
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const field = (name: string) => {
+      const value = data.get(name);
+      return typeof value === 'string' ? value : '';
+    };
+    void logIn(field('username'), field('password')).then(async (result) => {
+      if (!result.ok) {
+        problem.textContent = result.message;
+        return;
+      }
+      form.hidden = true;
+      const me = await fetchMe();
+      startBoard(me?.name ?? '');
+    });
+  });
+}
+
+fetchMe().then(
+  (me) => (me ? startBoard(me.name) : showLogin()),
+  (error: unknown) => {
+    summary.textContent = `Cannot reach the hub: ${(error as Error).message}`;
+  },
+);

@@ -6,8 +6,9 @@ import { dlt645, type Reading } from '@gatehouse/protocols';
 import { builtInAnyProfile, startDlt645Simulator, startPtyPair, type Dlt645Profile, type Dlt645Simulator, type PtyPair } from '@gatehouse/devices';
 import { Dlt645BusPoller, parseConfig, type Dlt645BusConfig, type PollSink } from '@gatehouse/edge';
 import { capturedLogger } from '../support/log-capture.js';
-import { EDGE_CLI, HUB_CLI, SIM_CLI } from '../support/paths.js';
-import { eventually, freePort, startNode, type Proc } from '../support/processes.js';
+import { startTestHub, type TestHub } from '../support/hub.js';
+import { EDGE_CLI, SIM_CLI } from '../support/paths.js';
+import { eventually, startNode, type Proc } from '../support/processes.js';
 
 /**
  * DL/T 645-2007 end to end: simulated meters on one end of a socat serial pair at 2400 baud 8E1,
@@ -182,17 +183,14 @@ interface LatestBody {
 describe('gatehouse-sim dlt645 → gatehouse-edge → hub', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-dlt645-'));
   let pair: PtyPair;
-  let hub: Proc;
+  let hub: TestHub;
   let sim: Proc;
   let agent: Proc;
-  let httpUrl: string;
 
   beforeAll(async () => {
     pair = await startPtyPair();
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    hub = startNode('hub', HUB_CLI, [], { GATEHOUSE_HTTP_PORT: String(httpPort), GATEHOUSE_MQTT_PORT: String(mqttPort), GATEHOUSE_DATA_DIR: dataDir });
-    const ready = await hub.waitForLog('hub ready');
-    httpUrl = String(ready.http_url);
+    hub = await startTestHub(dataDir);
+    const enrolled = await hub.enrolGateway('tower-a', 'gw-dlt645');
     const pins = Object.entries(HELD[FLAT_1201]).flatMap(([point, value]) => ['--set', `${point}=${value}`]);
     sim = startNode('simulator', SIM_CLI, ['dlt645', '--serial', pair.b, '--addresses', `${FLAT_1201},${FLAT_1202}`, '--hold', ...pins]);
     await sim.waitForLog('simulator ready');
@@ -203,7 +201,7 @@ describe('gatehouse-sim dlt645 → gatehouse-edge → hub', () => {
         'site: tower-a',
         'gateway: gw-dlt645',
         `data_dir: ${join(dataDir, 'edge')}`,
-        `uplink: { url: "${String(ready.mqtt_url)}" }`,
+        `uplink: { url: "${enrolled.credentials.mqtt.url}", credentials_file: "${enrolled.file}" }`,
         'metrics: { port: 0 }',
         `buses: [{ id: riser-c, transport: dlt645, path: ${pair.a} }]`,
         'devices:',
@@ -224,7 +222,7 @@ describe('gatehouse-sim dlt645 → gatehouse-edge → hub', () => {
 
   it('serves the meter’s readings with their units from GET /api/v1/devices/:id/latest', async () => {
     const latest = await eventually(async () => {
-      const response = await fetch(`${httpUrl}/api/v1/devices/tower-a.gw-dlt645.flat-1201/latest`);
+      const response = await hub.api('/api/v1/devices/tower-a.gw-dlt645.flat-1201/latest');
       if (response.status !== 200) return undefined;
       const body = (await response.json()) as LatestBody;
       return body.readings.length >= 7 ? body : undefined;

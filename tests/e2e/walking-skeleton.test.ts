@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -41,6 +42,12 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
   let simPort: number;
   const live: Array<{ type: string; readings?: Array<{ device: string; point: string; value: unknown }> }> = [];
   let socket: WebSocket;
+  const ADMIN_PASSWORD = 'walking skeleton admin';
+  let session: string;
+  let credentialsFile: string;
+  let credentials: { site: string; gateway: string; mqtt: { url: string; username: string; password: string } };
+  /** The API as the administrator. */
+  const api = (path: string) => fetch(`${httpUrl}${path}`, { headers: { authorization: `Bearer ${session}` } });
 
   beforeAll(async () => {
     const [httpPort, mqttPort] = [await freePort(), await freePort()];
@@ -48,17 +55,35 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
       GATEHOUSE_HTTP_PORT: String(httpPort),
       GATEHOUSE_MQTT_PORT: String(mqttPort),
       GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
     });
     const ready = await hub.waitForLog('hub ready');
     httpUrl = String(ready.http_url);
     mqttUrl = String(ready.mqtt_url);
+
+    // The administrator creates the gateway; the installer enrols it with the one-time token.
+    const login = await fetch(`${httpUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    session = ((await login.json()) as { token: string }).token;
+    const created = await fetch(`${httpUrl}/api/v1/sites/tower-a/gateways`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
+      body: JSON.stringify({ gateway: 'gw-e2e' }),
+    });
+    const { enrolment_token: token } = (await created.json()) as { enrolment_token: string };
+    credentialsFile = join(dataDir, 'gateway-credentials.json');
+    execFileSync(process.execPath, [EDGE_CLI, 'enroll', '--hub', httpUrl, '--token', token, '--out', credentialsFile]);
+    credentials = JSON.parse(readFileSync(credentialsFile, 'utf8')) as typeof credentials;
 
     simPort = await freePort();
     const pins = Object.entries(PINNED).flatMap(([point, value]) => ['--set', `${point}=${value}`]);
     sim = startNode('simulator', SIM_CLI, ['meter', '--port', String(simPort), '--units', '1', '--hold', ...pins]);
     await sim.waitForLog('simulator ready');
 
-    socket = new WebSocket(`${httpUrl.replace('http', 'ws')}/api/v1/live`);
+    socket = new WebSocket(`${httpUrl.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${session}` } });
     socket.on('message', (data: Buffer) => live.push(JSON.parse(data.toString('utf8')) as (typeof live)[number]));
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
 
@@ -69,7 +94,7 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
         'site: tower-a',
         'gateway: gw-e2e',
         `data_dir: ${join(dataDir, 'edge')}`,
-        `uplink: { url: "${mqttUrl}" }`,
+        `uplink: { url: "${credentials.mqtt.url}", username: "${credentials.mqtt.username}", password: "${credentials.mqtt.password}" }`,
         'metrics: { port: 0 }',
         `buses: [{ id: plant-room, transport: tcp, host: 127.0.0.1, port: ${simPort}, timeout_ms: 300 }]`,
         'devices:',
@@ -85,6 +110,13 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
     await Promise.all([agent?.stop(), sim?.stop()]);
     await hub?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('enrols the gateway: its credentials are written with mode 0600, and the broker and API refuse strangers', async () => {
+    expect(statSync(credentialsFile).mode & 0o777).toBe(0o600);
+    expect(credentials).toMatchObject({ site: 'tower-a', gateway: 'gw-e2e', mqtt: { url: mqttUrl, username: 'tower-a.gw-e2e' } });
+    await expect(mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password|Not authorized/i);
+    expect((await fetch(`${httpUrl}/api/v1/devices`)).status).toBe(401);
   });
 
   it('the simulator holds the values in the registers its profile documents', async () => {
@@ -105,7 +137,7 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
 
   it('serves the decoded, scaled readings with their units from GET /api/v1/devices/:id/latest', async () => {
     const latest = await eventually(async () => {
-      const response = await fetch(`${httpUrl}/api/v1/devices/${DEVICE_ID}/latest`);
+      const response = await api(`/api/v1/devices/${DEVICE_ID}/latest`);
       if (response.status !== 200) return undefined;
       const body = (await response.json()) as LatestBody;
       return body.readings.length >= 12 ? body : undefined;
@@ -122,7 +154,7 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
   });
 
   it('lists the device with its kind, profile and an online gateway', async () => {
-    const response = await fetch(`${httpUrl}/api/v1/devices`);
+    const response = await api(`/api/v1/devices`);
     const { devices } = (await response.json()) as { devices: Array<Record<string, unknown>> };
     expect(devices).toContainEqual(
       expect.objectContaining({ id: DEVICE_ID, kind: 'electric_meter', profile: 'reference-3ph-meter', gateway_state: 'online' }),
@@ -142,7 +174,8 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
 
   it('rejects and counts a malformed telemetry payload, and keeps running', async () => {
     const before = (await (await fetch(`${httpUrl}/api/v1/health`)).json()) as { ingestion: { rejected: number } };
-    const client = await mqtt.connectAsync(mqttUrl);
+    // The gateway's own credentials: a gateway sending garbage is refused by ingestion, not the broker.
+    const client = await mqtt.connectAsync(mqttUrl, { username: credentials.mqtt.username, password: credentials.mqtt.password });
     await client.publishAsync('gatehouse/v1/tower-a/gw-e2e/telemetry', '{"v":1,"seq":"not a number","readings":[]}', { qos: 1 });
     await client.publishAsync('gatehouse/v1/tower-a/gw-e2e/telemetry', 'not json at all', { qos: 1 });
     await client.endAsync();
@@ -157,7 +190,7 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
     // Still ingesting: a reading newer than the rejects arrives.
     const since = Date.now();
     await eventually(async () => {
-      const body = (await (await fetch(`${httpUrl}/api/v1/devices/${DEVICE_ID}/latest`)).json()) as LatestBody;
+      const body = (await (await api(`/api/v1/devices/${DEVICE_ID}/latest`)).json()) as LatestBody;
       return body.readings.some((reading) => reading.ts > since) ? true : undefined;
     }, 'a reading after the rejects');
   });
@@ -165,7 +198,7 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
   it('reports the meter offline, with the reason, when it stops answering', async () => {
     await sim.stop();
     const device = await eventually(async () => {
-      const { devices } = (await (await fetch(`${httpUrl}/api/v1/devices`)).json()) as {
+      const { devices } = (await (await api(`/api/v1/devices`)).json()) as {
         devices: Array<{ id: string; comm: { status: string; reason: string | null } }>;
       };
       return devices.find((d) => d.id === DEVICE_ID && d.comm.status === 'offline');
@@ -173,7 +206,7 @@ describe('walking skeleton: simulated meter → edge agent → hub → API and l
     expect(device.comm.reason).toMatch(/ECONNREFUSED|timeout|no answer/i);
     // The last good values are no longer true: every point is marked bad.
     await eventually(async () => {
-      const latest = (await (await fetch(`${httpUrl}/api/v1/devices/${DEVICE_ID}/latest`)).json()) as LatestBody;
+      const latest = (await (await api(`/api/v1/devices/${DEVICE_ID}/latest`)).json()) as LatestBody;
       return latest.readings.every((reading) => reading.quality === 'bad' && reading.value === null) ? true : undefined;
     }, 'every point to be marked bad');
   });

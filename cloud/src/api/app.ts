@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
@@ -13,11 +15,19 @@ import {
 import type { Logger } from 'pino';
 import type { Registry as MetricRegistry } from 'prom-client';
 import type { LiveFeed } from '../live/live-feed.js';
+import type { AuditLog } from '../store/audit-log.js';
+import type { GatewayCredentials } from '../store/gateway-credentials.js';
+import type { People } from '../store/people.js';
+import { enforceAccess } from './access.js';
 import { isStoreError } from '../store/errors.js';
 import type { Registry } from '../store/registry.js';
 import type { TelemetryStore } from '../store/telemetry/port.js';
 import { ApiError, errors } from './errors.js';
+import { auditRoutes } from './routes/audit.js';
+import { authRoutes } from './routes/auth.js';
 import { deviceRoutes } from './routes/devices.js';
+import { gatewayRoutes } from './routes/gateways.js';
+import { peopleRoutes } from './routes/people.js';
 import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { liveRoutes } from './routes/live.js';
@@ -32,6 +42,22 @@ export interface AppDeps {
   health: HealthDeps;
   /** Served at GET /metrics, outside the versioned API, where Prometheus looks. */
   metrics: MetricRegistry;
+  security: SecurityDeps;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+}
+
+/** People, gateways and the audit log, and the limits that guard them. */
+export interface SecurityDeps {
+  people: People;
+  audit: AuditLog;
+  gateways: GatewayCredentials;
+  /** The broker URL enrolled gateways are told to use. */
+  mqttUrl: string;
+  /** After a gateway's credentials were issued or revoked: disconnect it, rewrite broker files. */
+  credentialsChanged(site: string, gateway: string): Promise<void>;
+  /** Requests per client address per minute: logins and enrolments, and everything else. */
+  rateLimits: { loginPerMinute: number; apiPerMinute: number };
 }
 
 /** The dashboard's built assets, served at `/`. */
@@ -46,7 +72,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = deps.log;
   // Device ids are three identifiers of up to 64 characters; the router's default cut-off of 100
   // would answer a long id with a bare 404 before the route's schema can name the problem.
-  const app = Fastify({ loggerInstance: logger, routerOptions: { maxParamLength: 256 } });
+  const routerOptions = { maxParamLength: 256 };
+  // An HTTPS server's instance differs from an HTTP one's only in its raw server type.
+  const app = deps.tls
+    ? (Fastify({ loggerInstance: logger, routerOptions, https: { cert: deps.tls.cert, key: deps.tls.key } }) as unknown as FastifyInstance)
+    : Fastify({ loggerInstance: logger, routerOptions });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -76,6 +106,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.status(404).send(error.toBody());
   });
 
+  const { security } = deps;
+  await app.register(fastifyCookie);
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: security.rateLimits.apiPerMinute,
+    timeWindow: '1 minute',
+    errorResponseBuilder: (_request, context) => errors.rateLimited(context.after),
+  });
+  enforceAccess(app, security.people, security.audit);
+
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -103,7 +143,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(seriesRoutes(deps));
       await api.register(siteRoutes(deps.registry));
       await api.register(liveRoutes(deps.live));
-      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await api.register(authRoutes({ ...security, loginPerMinute: security.rateLimits.loginPerMinute, secureCookies: deps.tls !== undefined }));
+      await api.register(peopleRoutes(security));
+      await api.register(gatewayRoutes({ ...security, enrolPerMinute: security.rateLimits.loginPerMinute }));
+      await api.register(auditRoutes(security.audit));
+      api.get('/openapi.json', { schema: { hide: true }, config: { access: { roles: 'public' } } }, async () => app.swagger());
     },
     { prefix: '/api/v1' },
   );

@@ -32,5 +32,16 @@ export const errors = {
   storeUnavailable: (message: string) => new ApiError(503, 'store_unavailable', message),
   queryRejected: (message: string) => new ApiError(400, 'query_rejected', message),
   routeNotFound: (method: string, url: string) => new ApiError(404, 'route_not_found', `no route ${method} ${url}`),
+  unauthenticated: () => new ApiError(401, 'unauthenticated', 'log in (POST /api/v1/auth/login) or send an API token as "Authorization: Bearer …"'),
+  forbidden: (message: string) => new ApiError(403, 'forbidden', message),
+  badCredentials: () => new ApiError(401, 'bad_credentials', 'wrong user name or password'),
+  accountLocked: (until: number) =>
+    new ApiError(401, 'account_locked', `too many failed logins: the account is locked until ${new Date(until).toISOString()}`),
+  enrolmentRefused: () => new ApiError(401, 'enrolment_refused', 'the enrolment token is unknown, used or expired: ask an administrator for a new one'),
+  userNotFound: (id: string) => new ApiError(404, 'user_not_found', `no user "${id}"`),
+  userExists: (name: string) => new ApiError(409, 'user_exists', `a user "${name}" exists already`),
+  tokenNotFound: (id: string) => new ApiError(404, 'token_not_found', `no API token "${id}"`),
+  gatewayNotFound: (id: string) => new ApiError(404, 'gateway_not_found', `no gateway "${id}"`),
+  rateLimited: (retryIn: string) => new ApiError(429, 'rate_limited', `too many requests: try again in ${retryIn}`),
   internal: () => new ApiError(500, 'internal_error', 'the hub failed to answer; the error is in its log'),
 };

@@ -49,3 +49,10 @@ export const SiteBody = z.object({
   devices: z.number(),
   devices_online: z.number(),
 });
+
+export const PrincipalBody = z.object({
+  name: z.string(),
+  kind: z.enum(['user', 'token']),
+  role: z.string(),
+  sites: z.array(z.string()).describe('the sites it may see; ["*"] for every site'),
+});

@@ -19,12 +19,30 @@ import type { TelemetryReading, TelemetryStore, WriteResult } from '../store/tel
 
 /**
  * The channels the hub ingests. Retained state (status, inventory) goes to every replica, which
- * all keep the registry; streams go to one replica each through a shared subscription
- * (MQTT 5 §4.8.2), which an external broker spreads across the replicas.
+ * all keep the registry; streams go to every replica too unless the broker is told to split them
+ * among a share group (MQTT 5 §4.8.2; see IngestionBroker.shareGroup).
  */
 const STATE_CHANNELS: readonly Channel[] = ['status', 'devices'];
 const STREAM_CHANNELS: readonly Channel[] = ['telemetry'];
-const SHARE_GROUP = 'gatehouse-hub';
+
+/**
+ * Connections that take a shared stream subscription. mqtt.js hands a connection's messages
+ * over one at a time and acknowledges each when it is handled, as it must (PUBACKs go in the
+ * order of the PUBLISHes, MQTT 3.1.1 §4.6 [MQTT-4.6.0-2]), so one connection stores one message
+ * at a time and waits for each write, fsync included. Several connections in the share group let
+ * writes overlap and the telemetry store batch them (group commit), while each message is still
+ * acknowledged only after its write. Readings carry their timestamps and dedup is by
+ * (gateway, seq), so the order in which connections store them changes nothing stored.
+ */
+export const SHARED_STREAM_CONNECTIONS = 4;
+
+/**
+ * How long a gateway's device kinds are trusted for a device they do not name yet; its
+ * inventory (the `devices` channel, which every replica receives) replaces them at once.
+ */
+const KINDS_REFRESH_MS = 1000;
+/** `last_seen` is kept to this resolution: a busy gateway's devices are marked once per period. */
+const SEEN_RESOLUTION_MS = 1000;
 
 /** How ingestion reaches its broker. */
 export interface IngestionBroker {
@@ -33,10 +51,20 @@ export interface IngestionBroker {
   password?: string | undefined;
   clientId: string;
   /**
-   * A persistent session and shared subscriptions, for an external broker: what arrives while
-   * this replica is down waits for it (or goes to another replica).
+   * A persistent session, for an external broker: what arrives while this replica is down waits
+   * for it.
    */
   persistent: boolean;
+  /**
+   * With a persistent session: take telemetry through this share group (`$share/{group}/…`),
+   * so that the replicas split it, over SHARED_STREAM_CONNECTIONS connections. Only for a broker
+   * that keeps shared subscriptions across its own restarts: Mosquitto 2.0 restores a persistent
+   * session and its queue from its persistence file but not the session's shared subscriptions,
+   * so that what gateways publish after the restart, before the hub has subscribed again,
+   * reaches no one. Unset: a plain subscription, which Mosquitto restores with the session;
+   * every replica then takes every message, and the ledger stores each once.
+   */
+  shareGroup?: string | undefined;
 }
 
 /** The most of a rejected payload kept for diagnosis. */
@@ -81,21 +109,40 @@ export class Ingestion {
     lag_ms: 0,
     store_available: true,
   };
-  private client: MqttClient | undefined;
+  private clients: MqttClient[] = [];
   private stopping = false;
+  /** Each gateway's device kinds, by `site/gateway`, read from the registry when needed. */
+  private readonly kinds = new Map<string, { kinds: Map<string, string | null>; readAt: number }>();
+  /** By `site/gateway`: when its devices were last marked seen, which ever were, and which wait. */
+  private readonly seen = new Map<string, { at: number; marked: Set<string>; pending: Set<string> }>();
 
   constructor(private readonly deps: IngestionDeps) {}
 
   async start(): Promise<void> {
     const { broker } = this.deps;
+    const group = broker.persistent ? broker.shareGroup : undefined;
+    const streams = STREAM_CHANNELS.map((channel) => (group ? `$share/${group}/${allGatewaysFilter(channel)}` : allGatewaysFilter(channel)));
+    const filters = [...STATE_CHANNELS.map((channel) => allGatewaysFilter(channel)), ...streams];
+    // The first connection keeps the replica's session name and takes state and streams; with
+    // a share group, others take the shared streams too, each with a session of its own.
+    await this.connect(broker.clientId, filters);
+    const extra = group ? SHARED_STREAM_CONNECTIONS - 1 : 0;
+    for (let index = 1; index <= extra; index++) await this.connect(`${broker.clientId}-${index}`, streams);
+    this.deps.log.info({ broker: broker.url, client_id: broker.clientId, connections: 1 + extra, filters }, 'ingestion subscribed');
+  }
+
+  private async connect(clientId: string, filters: string[]): Promise<void> {
+    const { broker, log } = this.deps;
     const client = mqtt.connect(broker.url, {
-      clientId: broker.clientId,
+      clientId,
       ...(broker.username === undefined ? {} : { username: broker.username }),
       ...(broker.password === undefined ? {} : { password: broker.password }),
       clean: !broker.persistent,
       reconnectPeriod: 1000,
+      // Subscribed again on every connection, below, whatever the broker says of the session.
+      resubscribe: false,
     });
-    this.client = client;
+    this.clients.push(client);
     // mqtt.js sends the PUBACK of a QoS 1 message when this callback is called, and hands over
     // one message at a time: acknowledging after the write is what makes the write durable.
     client.handleMessage = (packet, done) => {
@@ -104,22 +151,25 @@ export class Ingestion {
         (error: unknown) => done(error as Error),
       );
     };
-    client.on('error', (error) => this.deps.log.warn({ err: error.message }, 'broker connection error'));
+    client.on('error', (error) => log.warn({ err: error.message, client_id: clientId }, 'broker connection error'));
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    const streams = STREAM_CHANNELS.map((channel) =>
-      broker.persistent ? `$share/${SHARE_GROUP}/${allGatewaysFilter(channel)}` : allGatewaysFilter(channel),
-    );
-    const filters = [...STATE_CHANNELS.map((channel) => allGatewaysFilter(channel)), ...streams];
-    await client.subscribeAsync(filters, { qos: 1 });
-    this.deps.log.info({ broker: broker.url, client_id: broker.clientId, filters }, 'ingestion subscribed');
+    const subscribe = () => client.subscribeAsync(filters, { qos: 1 });
+    await subscribe();
+    // A broker that restarted may say it kept the session and still have lost subscriptions
+    // (Mosquitto 2.0 forgets shared ones: see shareGroup), which mqtt.js would not renew.
+    // Subscribing again is harmless ([MQTT-3.8.4-3]: it replaces the subscription without
+    // interrupting its flow) and costs a resend of the retained status and inventory.
+    client.on('connect', () => {
+      subscribe().catch((error: unknown) => log.warn({ err: (error as Error).message, client_id: clientId }, 'subscribe failed'));
+    });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.client?.endAsync();
+    await Promise.all(this.clients.map((client) => client.endAsync()));
   }
 
   private async handle(packet: IPublishPacket): Promise<void> {
@@ -142,6 +192,7 @@ export class Ingestion {
         const decoded = decodePayload('devices', packet.payload);
         if (!decoded.ok) return this.reject(packet, decoded.issues);
         await this.withRetry(() => this.deps.registry.applyInventory(site, gateway, decoded.payload));
+        this.kinds.delete(`${site}/${gateway}`);
         await this.publishDevicesOf(site, gateway);
         return;
       }
@@ -165,7 +216,7 @@ export class Ingestion {
       this.counters.duplicates++;
       return;
     }
-    const kinds = await this.withRetry(() => this.deps.registry.kindsOf(site, gateway));
+    const kinds = await this.kindsOf(site, gateway, readings);
     const toStore: TelemetryReading[] = readings.map((reading) => ({
       site,
       gateway,
@@ -186,11 +237,50 @@ export class Ingestion {
     await this.withRetry(() => this.deps.ledger.record(batch));
     this.counters.readings_stored += toStore.length;
     this.counters.lag_ms = Math.max(0, Date.now() - readings.reduce((oldest, reading) => Math.min(oldest, reading.ts), Infinity));
-    await this.withRetry(() => this.deps.registry.markSeen(site, gateway, readings.map((reading) => reading.device), Date.now()));
+    await this.markSeen(site, gateway, readings);
     this.deps.live.publish({
       type: 'readings',
       readings: toStore.map(({ device, point, ts, value, quality }) => ({ device, point, ts, value, quality })),
     });
+  }
+
+  /**
+   * The kinds of a gateway's devices, from the registry once and then from memory until its
+   * inventory changes them, or, for a device they do not name, at most every KINDS_REFRESH_MS.
+   */
+  private async kindsOf(site: string, gateway: string, readings: readonly Reading[]): Promise<Map<string, string | null>> {
+    const key = `${site}/${gateway}`;
+    const now = Date.now();
+    const cached = this.kinds.get(key);
+    const stale = !cached || (now - cached.readAt >= KINDS_REFRESH_MS && readings.some((reading) => !cached.kinds.get(reading.device)));
+    if (!stale) return cached.kinds;
+    const kinds = await this.withRetry(() => this.deps.registry.kindsOf(site, gateway));
+    this.kinds.set(key, { kinds, readAt: now });
+    return kinds;
+  }
+
+  /**
+   * Marks devices seen: at once for a device this hub has not marked yet (which registers it),
+   * otherwise with the gateway's other devices heard since, at most once per SEEN_RESOLUTION_MS.
+   */
+  private async markSeen(site: string, gateway: string, readings: readonly Reading[]): Promise<void> {
+    const key = `${site}/${gateway}`;
+    const now = Date.now();
+    let state = this.seen.get(key);
+    if (!state) this.seen.set(key, (state = { at: 0, marked: new Set(), pending: new Set() }));
+    let unmarked = false;
+    for (const reading of readings) {
+      state.pending.add(reading.device);
+      if (!state.marked.has(reading.device)) unmarked = true;
+    }
+    if (!unmarked && now - state.at < SEEN_RESOLUTION_MS) return;
+    const devices = [...state.pending];
+    await this.withRetry(() => this.deps.registry.markSeen(site, gateway, devices, now));
+    for (const device of devices) {
+      state.marked.add(device);
+      state.pending.delete(device);
+    }
+    state.at = now;
   }
 
   private async publishDevicesOf(site: string, gateway: string): Promise<void> {

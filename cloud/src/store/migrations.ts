@@ -104,6 +104,88 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'people, sessions, API tokens, gateway enrolment and the audit log',
+    sql: `
+      -- A person. sites is the set of sites they may see and act on; '*' is every site.
+      create table users (
+        id bigserial primary key,
+        username text not null unique,
+        role text not null,
+        sites text[] not null default '{}',
+        password_hash text not null,
+        disabled boolean not null default false,
+        failed_logins integer not null default 0,
+        locked_until timestamptz,
+        created_at timestamptz not null default now()
+      );
+      -- Login sessions and API tokens are kept as SHA-256 digests of their (random, 256-bit)
+      -- secrets: a stolen copy of the table logs nobody in.
+      create table sessions (
+        digest text primary key,
+        user_id bigint not null references users (id),
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null
+      );
+      create table api_tokens (
+        id bigserial primary key,
+        name text not null,
+        digest text not null unique,
+        role text not null,
+        sites text[] not null default '{}',
+        scopes text[] not null default '{}',
+        created_by text not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz,
+        revoked_at timestamptz
+      );
+      -- One-time enrolment tokens, single use, expiring; stored as digests.
+      create table enrolment_tokens (
+        digest text primary key,
+        site text not null,
+        gateway text not null,
+        created_by text not null,
+        created_at timestamptz not null default now(),
+        expires_at timestamptz not null,
+        used_at timestamptz
+      );
+      -- A gateway's MQTT credentials: one current row per gateway. The password is kept as an
+      -- scrypt hash for the embedded broker and as Mosquitto's PBKDF2-SHA512 ($7$) hash for its
+      -- password file; neither gives the password back.
+      create table gateway_credentials (
+        site text not null,
+        gateway text not null,
+        username text not null unique,
+        password_hash text not null,
+        mosquitto_hash text not null,
+        issued_at timestamptz not null default now(),
+        revoked_at timestamptz,
+        primary key (site, gateway)
+      );
+      -- Append-only: who did what, when, from where, to what, with the state before and after.
+      create table audit_log (
+        id bigserial primary key,
+        at timestamptz not null default now(),
+        actor text,
+        actor_kind text not null,
+        ip text,
+        action text not null,
+        target text,
+        site text,
+        outcome text not null,
+        before jsonb,
+        after jsonb
+      );
+      create index audit_log_by_time on audit_log (at);
+      create function audit_log_append_only() returns trigger language plpgsql as $$
+      begin
+        raise exception 'the audit log is append-only';
+      end $$;
+      create trigger audit_log_append_only before update or delete or truncate on audit_log
+        for each statement execute function audit_log_append_only();
+    `,
+  },
 ];
 
 /** Any fixed number; every hub takes this transaction-scoped lock before it migrates. */

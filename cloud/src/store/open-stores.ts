@@ -1,8 +1,11 @@
 import type { HubSettings } from '../settings.js';
+import { AuditLog } from './audit-log.js';
 import { BatchLedger } from './batch-ledger.js';
+import { GatewayCredentials } from './gateway-credentials.js';
 import { migrate } from './migrations.js';
 import { openEmbeddedDatabase } from './pglite.js';
 import { openPostgresDatabase } from './postgres.js';
+import { People } from './people.js';
 import { Registry } from './registry.js';
 import type { SqlClient } from './sql.js';
 import { InfluxTelemetryStore } from './telemetry/influx/influx-telemetry-store.js';
@@ -14,6 +17,9 @@ export interface HubStores {
   registry: Registry;
   ledger: BatchLedger;
   telemetry: TelemetryStore;
+  people: People;
+  audit: AuditLog;
+  gateways: GatewayCredentials;
   /** Schema versions this start applied. */
   migrated: number[];
   close(): Promise<void>;
@@ -44,6 +50,9 @@ export async function openStores(settings: Pick<HubSettings, 'relational' | 'tel
       registry: new Registry(db),
       ledger: new BatchLedger(db),
       telemetry,
+      people: new People(db),
+      audit: new AuditLog(db),
+      gateways: new GatewayCredentials(db),
       migrated,
       close: async () => {
         await telemetry.close();

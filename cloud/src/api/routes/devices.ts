@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { POINT_CATALOGUE } from '@gatehouse/protocols';
+import { parseHubDeviceId, POINT_CATALOGUE } from '@gatehouse/protocols';
+import { EVERY_ROLE, seesSite } from '../../auth/roles.js';
+import { principalOf, type RouteAccess, type SiteOfRoute } from '../access.js';
 import type { Registry } from '../../store/registry.js';
 import type { TelemetryStore } from '../../store/telemetry/port.js';
 import { errors } from '../errors.js';
@@ -12,24 +14,39 @@ export interface DeviceRouteDeps {
   telemetry: TelemetryStore;
 }
 
+/** Routes under /devices/:id belong to the site in the device id ({site}.{gateway}.{device}). */
+export const DEVICE_PARAM: SiteOfRoute = {
+  describe: 'params.id is a device of the site',
+  of: (params) => parseHubDeviceId(params.id ?? '')?.site,
+  notFound: (params) => errors.deviceNotFound(params.id ?? ''),
+};
+
+/** Reading a device: every role, within its sites. */
+export const READ_DEVICE: RouteAccess = { roles: EVERY_ROLE, scope: 'devices:read', site: DEVICE_PARAM };
+
 export const deviceRoutes =
   (deps: DeviceRouteDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/devices',
       {
+        config: { access: { roles: EVERY_ROLE, scope: 'devices:read', site: 'listed' } },
         schema: {
           summary: 'Every device the hub knows, with its communication status',
           tags: ['devices'],
           response: { 200: z.object({ devices: z.array(DeviceBody) }) },
         },
       },
-      async () => ({ devices: await deps.registry.listDevices() }),
+      async (request) => {
+        const principal = principalOf(request);
+        return { devices: (await deps.registry.listDevices()).filter((device) => seesSite(principal, device.site)) };
+      },
     );
 
     app.get(
       '/devices/:id/latest',
       {
+        config: { access: READ_DEVICE },
         schema: {
           summary: "A device's latest reading of each point, in catalogue units",
           tags: ['devices'],
@@ -61,6 +78,7 @@ export const deviceRoutes =
     app.get(
       '/catalogue',
       {
+        config: { access: { roles: EVERY_ROLE, scope: 'devices:read' } },
         schema: {
           summary: 'The point catalogue: every point of every device kind, with its unit',
           tags: ['devices'],

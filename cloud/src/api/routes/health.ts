@@ -16,6 +16,8 @@ export const healthRoutes =
     app.get(
       '/health',
       {
+        // Load balancers and monitors ask without credentials; it tells nothing about sites.
+        config: { access: { roles: 'public' } },
         schema: {
           summary: 'Is the hub up, and what has it ingested',
           tags: ['hub'],

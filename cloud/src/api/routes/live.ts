@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { LiveFeed } from '../../live/live-feed.js';
+import { parseHubDeviceId } from '@gatehouse/protocols';
+import { EVERY_ROLE, seesEverySite, seesSite } from '../../auth/roles.js';
+import type { LiveFeed, LiveMessage } from '../../live/live-feed.js';
+import { principalOf } from '../access.js';
 
 /** A client this far behind is cut off rather than allowed to grow the hub's memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -11,13 +14,24 @@ export const liveRoutes =
       '/live',
       {
         websocket: true,
+        config: { access: { roles: EVERY_ROLE, scope: 'devices:read', site: 'listed' } },
         schema: {
           summary: 'WebSocket: pushes {type:"readings"} as readings are stored and {type:"device"} as devices change',
           tags: ['live'],
         },
       },
-      (socket) => {
-        const unsubscribe = live.subscribe((message) => {
+      (socket, request) => {
+        const principal = principalOf(request);
+        // What a caller scoped to some sites may see of a message: only their sites' part.
+        const visible = (message: LiveMessage): LiveMessage | undefined => {
+          if (seesEverySite(principal)) return message;
+          if (message.type === 'device') return seesSite(principal, message.device.site) ? message : undefined;
+          const readings = message.readings.filter((reading) => seesSite(principal, parseHubDeviceId(reading.device)?.site ?? ''));
+          return readings.length > 0 ? { ...message, readings } : undefined;
+        };
+        const unsubscribe = live.subscribe((original) => {
+          const message = visible(original);
+          if (!message) return;
           if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
             socket.close(1013, 'too far behind; reconnect');
             return;

@@ -4,7 +4,7 @@ import { AGGREGATIONS, NUMERIC_AGGREGATIONS, windowStart } from '../../store/tel
 import { errors } from '../errors.js';
 import { catalogueEntry } from '../point-lookup.js';
 import { DeviceParams, ErrorBody } from '../schemas.js';
-import type { DeviceRouteDeps } from './devices.js';
+import { READ_DEVICE, type DeviceRouteDeps } from './devices.js';
 
 /**
  * The most windows one series answer holds: 30 days at 15 minutes is 2,880, a year of hours
@@ -65,6 +65,7 @@ export const seriesRoutes =
     app.get(
       '/devices/:id/series',
       {
+        config: { access: READ_DEVICE },
         schema: {
           summary: "One point of a device over time, aggregated into windows (e.g. 30 days at 15 minutes)",
           tags: ['devices'],
