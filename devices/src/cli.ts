@@ -9,6 +9,7 @@ import { startControlServer, startDeviceSimulator } from './simulator/device-sim
 import type { DeviceProfile } from './profile/schema.js';
 import { FaultError, faultPlanOf, parseFault, type FaultPlan } from './simulator/faults.js';
 import { runDlt645Simulator } from './simulator/dlt645-cli.js';
+import { opcuaProfileOf, runOpcuaDevice } from './simulator/opcua-cli.js';
 import type { ResponseDelayModel, RtuSlaveOptions } from './simulator/rtu-slave.js';
 
 const USAGE = `usage: gatehouse-sim meter [options]
@@ -49,7 +50,12 @@ gates), each moving as its kind does. Takes the options above (--units, --port, 
                            door controller: swipe {"card":N,"granted":false}, force,
                              hold-open, unlock {"seconds":5}
                            barrier gate: vehicle, open, fault {"code":3}, clear
-                           water meter: leak {"on":true}, tamper {"on":true}`;
+                           water meter: leak {"on":true}, tamper {"on":true}
+
+An OPC UA model (e.g. reference-elevator-opcua) is served by an OPC UA server on --host and
+--port (security none; its endpoint URL is logged), one object per unit, with the same controls:
+
+  --pki DIR            the server's certificate store (default: a folder in the temp dir)`;
 
 const log = pino({ name: 'gatehouse-sim' });
 
@@ -153,8 +159,15 @@ function commonOptions(values: SimulatorFlags) {
 }
 
 /** `gatehouse-sim device`: any shipped model, moving as its kind does, with a control endpoint. */
-async function runDevice(values: SimulatorFlags & { model?: string; 'control-port'?: string }): Promise<void> {
+async function runDevice(values: SimulatorFlags & { model?: string; 'control-port'?: string; pki?: string }): Promise<void> {
   if (values.model === undefined) fail('device needs --model');
+  const opcua = opcuaProfileOf(values.model);
+  if (opcua) {
+    const { rtu, ...common } = commonOptions(values);
+    if (rtu) fail('an OPC UA model is served over TCP: --transport rtu does not apply');
+    const controlPort = values['control-port'] === undefined ? undefined : integer('control-port', values['control-port'], 0, 65535);
+    return runOpcuaDevice({ profile: opcua, ...common, controlPort, pkiDir: values.pki }, log);
+  }
   const profile = profileOf(values.model);
   const { units, rtu, ...endpoint } = commonOptions(values);
   const simulator = await startDeviceSimulator({ profile, units, rtu, ...endpoint });
@@ -203,6 +216,7 @@ async function main(): Promise<void> {
       fault: { type: 'string', multiple: true, default: [] },
       model: { type: 'string' },
       'control-port': { type: 'string' },
+      pki: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });

@@ -57,3 +57,14 @@ export {
   type Dlt645SimulatorStats,
   type Dlt645MeterOptions,
 } from './simulator/dlt645-simulator.js';
+export {
+  opcuaPointsOf,
+  parseBrowsePath,
+  decodeOpcuaValue,
+  encodeOpcuaValue,
+  qualityOfStatus,
+  type OpcuaPoint,
+  type BrowseName,
+} from './simulator/opcua-profile.js';
+export { loadOpcuaStack, type OpcuaStack } from './simulator/opcua-stack.js';
+export { startOpcuaSimulator, type OpcuaSimulator, type OpcuaSimulatorOptions, type OpcuaSimulatorStats } from './simulator/opcua-simulator.js';

@@ -4,18 +4,22 @@ import type { Logger } from 'pino';
 import { AlarmEngine, type AlarmTransition, type DeviceInventoryEntry } from '@gatehouse/protocols';
 import { clockCheck } from './clock.js';
 import type { LoadedConfig } from './config/load.js';
+import { startSiteServices } from './events/services.js';
 import { agentMetrics, serveMetrics } from './metrics.js';
 import { Outbox } from './outbox/outbox.js';
 import { QuotaAlarm } from './outbox/quota-alarm.js';
 import { BusPoller, type PolledDevice, type PollSink } from './poll/bus-poller.js';
 import { Dlt645BusPoller, type Dlt645PolledDevice } from './poll/dlt645-poller.js';
 import { LearnedGaps } from './poll/learned-gaps.js';
+import { OpcuaBusClient, type OpcuaDevice } from './opcua/opcua-bus.js';
 import { MqttUplink } from './uplink/mqtt-uplink.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface RunningAgent {
   readonly bootId: string;
   readonly metricsUrl: string;
+  /** The plate-read listener's base URL, when `lpr` is configured. */
+  readonly lprUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -44,7 +48,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
   outbox.onDrop = (drop) => quotaAlarm.dropped(drop);
   const quotaTimer = setInterval(() => quotaAlarm.check(), QUOTA_CHECK_MS);
 
-  const pollers: Array<BusPoller | Dlt645BusPoller> = [];
+  const pollers: Array<BusPoller | Dlt645BusPoller | OpcuaBusClient> = [];
   const learned = new LearnedGaps(join(loaded.dataDir, 'learned-gaps.json'));
   const commOf = (device: string) => pollers.map((poller) => poller.commSnapshot(device)).find(Boolean) ?? UNKNOWN_COMM;
   const inventory = (): DeviceInventoryEntry[] =>
@@ -76,6 +80,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
     },
   };
 
+  const busOf = new Map<string, BusPoller>();
   for (const bus of config.buses) {
     // The config's validation has given each device a profile of its bus's protocol.
     const devices = config.devices
@@ -83,12 +88,30 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
       .map((device) => ({ config: device, profile: loaded.profiles.get(device.profile)! }));
     if (devices.length === 0) continue;
     const busLog = log.child({ bus: bus.id });
-    if (bus.transport === 'dlt645') pollers.push(new Dlt645BusPoller({ bus, devices: devices as Dlt645PolledDevice[], sink, log: busLog }));
-    else pollers.push(new BusPoller({ bus, devices: devices as PolledDevice[], sink, log: busLog, learned }));
+    if (bus.transport === 'opcua') {
+      // Subscribed, not polled: the server reports changes.
+      pollers.push(new OpcuaBusClient({ bus, devices: devices as OpcuaDevice[], sink, log: busLog, pkiDir: join(loaded.dataDir, 'opcua-pki') }));
+    } else if (bus.transport === 'dlt645') pollers.push(new Dlt645BusPoller({ bus, devices: devices as Dlt645PolledDevice[], sink, log: busLog }));
+    else {
+      const poller = new BusPoller({ bus, devices: devices as PolledDevice[], sink, log: busLog, learned });
+      devices.forEach((device) => busOf.set(device.config.id, poller));
+      pollers.push(poller);
+    }
   }
 
+  // Event buffers, the gateway's own lines, plate reads and the hub's commands.
+  const site = await startSiteServices({
+    loaded,
+    outbox,
+    uplink,
+    busOf,
+    log,
+    onEvents: (events) => raise(events.flatMap((event) => alarms.event(event))),
+    raiseAlarm: (alarm) => raise([alarm]),
+  });
+
   const metrics = await serveMetrics(
-    agentMetrics({
+    site.registerMetrics(agentMetrics({
       outbox,
       uplink,
       devices: () =>
@@ -96,7 +119,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
           const comm = commOf(device.id);
           return { device: device.id, status: comm.status, totalErrors: comm.total_errors };
         }),
-    }),
+    })),
     config.metrics.host,
     config.metrics.port,
   );
@@ -112,6 +135,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
       buses: pollers.length,
       boot_id: bootId,
       metrics_url: metrics.url,
+      lpr_url: site.lprUrl,
       outbox: outbox.stats().depth,
     },
     'agent started',
@@ -120,9 +144,11 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
   return {
     bootId,
     metricsUrl: metrics.url,
+    lprUrl: site.lprUrl,
     stop: async () => {
       clearInterval(quotaTimer);
       clearInterval(alarmTimer);
+      await site.stop();
       await Promise.all(pollers.map((poller) => poller.stop()));
       await uplink.stop();
       await metrics.close();

@@ -24,6 +24,12 @@ export function planReport(loaded: LoadedConfig): string {
       lines.push(...dlt645PlanLines(bus, meters as Dlt645PolledDevice[]));
       continue;
     }
+    if (bus.transport === 'opcua') {
+      // Nothing to plan: the server reports changes on one subscription.
+      lines.push(`bus ${bus.id} (opcua ${bus.endpoint}, subscribed: publishing every ${bus.publishing_interval_ms} ms, sampling every ${bus.sampling_interval_ms} ms)`);
+      for (const device of onBus) lines.push(`  device ${device.id} (node ${device.node ?? 'Objects'}, ${device.profile})`);
+      continue;
+    }
     const line = serialLineOf(bus);
     const where = bus.transport === 'rtu' ? bus.path : `${bus.host}:${bus.port}`;
     const timing = line
@@ -41,7 +47,7 @@ export function planReport(loaded: LoadedConfig): string {
         model,
       );
       busTotal += total;
-      lines.push(`  device ${device.id} (unit ${device.unit}, ${profile.id}): ${plan.length} requests, ${ms(total)} per cycle`);
+      lines.push(`  device ${device.id} (unit ${device.unit}, ${profile.id}): ${plan.length} request${plan.length === 1 ? '' : 's'}, ${ms(total)} per cycle`);
       for (const read of plan) {
         const { table, address, count } = read.request;
         const points = read.points.map((point) => point.point).join(', ');

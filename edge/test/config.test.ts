@@ -28,7 +28,7 @@ function pathsOf(document: unknown): string[] {
 describe('agent configuration', () => {
   it('loads the shipped example', () => {
     const loaded = loadConfigFile(DEMO, { GATEHOUSE_DATA_DIR: '/var/lib/gatehouse' });
-    expect(loaded.config.devices).toHaveLength(3);
+    expect(loaded.config.devices).toHaveLength(11);
     expect(loaded.profiles.get('reference-3ph-meter')?.kind).toBe('electric_meter');
     expect(loaded.dataDir).toBe('/var/lib/gatehouse/edge/tower-a-gw-01');
     expect(loaded.version).toMatch(/^[0-9a-f]{12}$/);

@@ -24,7 +24,7 @@ export function loadProfileFile(path: string): DeviceProfile {
   return parseProfile(readProfileDocument(path), path);
 }
 
-/** Validates a profile of either protocol, Modbus or DL/T 645 (`protocol: dlt645`). */
+/** Validates a profile of any protocol: Modbus, DL/T 645 (`protocol: dlt645`) or OPC UA (`protocol: opcua`). */
 export function parseAnyProfile(document: unknown, source: string): AnyDeviceProfile {
   return validated(AnyDeviceProfile, document, source);
 }

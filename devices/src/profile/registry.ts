@@ -21,7 +21,7 @@ function loadBuiltIn(): Map<string, AnyDeviceProfile> {
   return profiles;
 }
 
-/** The shipped profiles of every protocol (Modbus and DL/T 645). */
+/** The shipped profiles of every protocol (Modbus, DL/T 645 and OPC UA). */
 export function builtInAnyProfiles(): ReadonlyMap<string, AnyDeviceProfile> {
   builtIn ??= loadBuiltIn();
   return builtIn;

@@ -210,9 +210,78 @@ export const Dlt645Profile = ProfileShape.pick({ id: true, kind: true, vendor: t
     }
   });
 
-/** A profile of either protocol; `protocol` says which. */
-export const AnyDeviceProfile = z.discriminatedUnion('protocol', [DeviceProfile, Dlt645Profile]);
+/** OPC UA built-in data types (Part 6 §5.1.2) a mapped variable may have, by their names. */
+export const OPCUA_DATA_TYPES = ['Boolean', 'SByte', 'Byte', 'Int16', 'UInt16', 'Int32', 'UInt32', 'Int64', 'UInt64', 'Float', 'Double', 'String'] as const;
+export type OpcuaDataType = (typeof OPCUA_DATA_TYPES)[number];
+const OPCUA_INTEGER_TYPES: ReadonlySet<string> = new Set(['SByte', 'Byte', 'Int16', 'UInt16', 'Int32', 'UInt32', 'Int64', 'UInt64']);
+
+/**
+ * A NodeId as OPC UA writes it in text (Part 6 §5.3.1.10): `ns=2;s=Car1.Floor`, or with the
+ * namespace by its URI, `nsu=urn:vendor:lift;s=Car1.Floor`, which stays right when a server
+ * renumbers its namespaces; `i=`, `s=`, `g=` and `b=` identifiers.
+ */
+export const OPCUA_NODE_ID =
+  /^(?:(?:ns=\d+|nsu=[^;]+);)?(?:i=\d+|s=.+|g=[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|b=[A-Za-z0-9+/]+={0,2})$/;
+
+/** Browse names separated by "/", each in the profile's namespace unless prefixed by an index (`0:` the standard one). */
+export const OPCUA_BROWSE_PATH = /^(?:\d+:)?[^/:]+(?:\/(?:\d+:)?[^/:]+)*$/;
+
+/**
+ * A point of an OPC UA device (`protocol: opcua`): a variable that the gateway subscribes to, found
+ * by its browse path below the device's node (the usual case: one object per device, the same
+ * variables under each) or by its own NodeId.
+ */
+export const OpcuaPointMapping = z.object({
+  point: z.string().min(1),
+  /** e.g. `Floor`, or `Status/Floor`: browse names below the device's node. */
+  browse_path: z.string().regex(OPCUA_BROWSE_PATH, 'browse names separated by "/", e.g. "Status/Floor"').optional(),
+  /** The variable's NodeId, for a device whose variables are not under one node. */
+  node_id: z.string().regex(OPCUA_NODE_ID, 'a NodeId such as "nsu=urn:vendor:lift;s=Car1.Floor" or "ns=2;i=1042"').optional(),
+  /** The variable's data type: a value of another type arrives with quality bad. */
+  type: z.enum(OPCUA_DATA_TYPES),
+  /** catalogue value = raw × scale + offset, for numbers. */
+  scale: z.number().finite().refine((scale) => scale !== 0, 'must not be 0').default(1),
+  offset: z.number().finite().default(0),
+  /** A text point held as an integer code (an enumeration): raw code → text, e.g. `{ 0: stopped, 1: up, 2: down }`. */
+  values: z.record(z.string().regex(/^-?\d+$/, 'a key is the raw integer code'), z.string().min(1)).optional(),
+});
+
+export const OpcuaProfile = ProfileShape.pick({ id: true, kind: true, vendor: true, model: true, description: true })
+  .extend({
+    protocol: z.literal('opcua'),
+    /** The namespace URI of the model's nodes; browse names without an index are in it. */
+    namespace: z.string().min(1),
+    points: z.array(OpcuaPointMapping).min(1),
+  })
+  .superRefine((profile, ctx) => {
+    const mapped = new Set<string>();
+    for (const [index, mapping] of profile.points.entries()) {
+      const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['points', index, field], message });
+      if (mapped.has(mapping.point)) issue('point', `"${mapping.point}" is mapped twice`);
+      mapped.add(mapping.point);
+      if ((mapping.browse_path === undefined) === (mapping.node_id === undefined)) issue('browse_path', 'give a browse_path or a node_id, one of them');
+      const type = pointDefinition(profile.kind, mapping.point)?.type;
+      if (type === undefined) {
+        issue('point', `${profile.kind} has no point "${mapping.point}"`);
+        continue;
+      }
+      const integer = OPCUA_INTEGER_TYPES.has(mapping.type);
+      if (mapping.values && !(integer && type === 'string')) issue('values', 'codes map an integer variable onto a text point');
+      const fits =
+        type === 'boolean'
+          ? mapping.type === 'Boolean'
+          : type === 'string'
+            ? mapping.type === 'String' || (integer && mapping.values !== undefined)
+            : integer || mapping.type === 'Float' || mapping.type === 'Double';
+      if (!fits) issue('type', `"${mapping.point}" is a ${type} point; a variable of type ${mapping.type} does not fit it${type === 'string' && integer ? ' without values' : ''}`);
+    }
+  });
+
+/** A profile of any protocol; `protocol` says which. */
+export const AnyDeviceProfile = z.discriminatedUnion('protocol', [DeviceProfile, Dlt645Profile, OpcuaProfile]);
 
 export type Dlt645PointMapping = z.infer<typeof Dlt645PointMapping>;
 export type Dlt645Profile = z.infer<typeof Dlt645Profile>;
 export type AnyDeviceProfile = z.infer<typeof AnyDeviceProfile>;
+export type OpcuaPointMapping = z.infer<typeof OpcuaPointMapping>;
+export type OpcuaProfile = z.infer<typeof OpcuaProfile>;

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues, fieldIssues, type FieldIssue } from '@gatehouse/protocols';
 import { builtInAnyProfile, loadAnyProfileFile, ProfileError, type AnyDeviceProfile } from '@gatehouse/devices';
+import { readCredentialsFile } from '../enroll/enroll.js';
 import { AgentConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -48,17 +49,38 @@ function resolveProfiles(config: AgentConfig, file: string): Map<string, AnyDevi
       issues.push({ path: `devices[${index}].profile`, message: error.message });
     }
   });
-  // A DL/T 645 meter is read by data identifier, a Modbus device by register: the profile must
-  // speak the bus's protocol.
+  // A DL/T 645 meter is read by data identifier, a Modbus device by register, an OPC UA device by
+  // its variables: the profile must speak the bus's protocol.
   const transports = new Map(config.buses.map((bus) => [bus.id, bus.transport]));
   config.devices.forEach((device, index) => {
     const protocol = profiles.get(device.profile)?.protocol;
     const transport = transports.get(device.bus);
-    if (protocol === undefined || transport === undefined || (protocol === 'dlt645') === (transport === 'dlt645')) return;
+    const spoken = transport === 'dlt645' || transport === 'opcua' ? transport : 'modbus';
+    if (protocol === undefined || transport === undefined || protocol === spoken) return;
     issues.push({ path: `devices[${index}].profile`, message: `a ${protocol} profile cannot serve a device on ${transport} bus "${device.bus}"` });
   });
   if (issues.length > 0) throw new ConfigError(file, issues);
   return profiles;
+}
+
+/**
+ * Takes the gateway's MQTT credentials from the file enrolment wrote, so that the password lives
+ * in one file with mode 0600 rather than in the configuration.
+ */
+function applyCredentials(config: AgentConfig, file: string): void {
+  const { uplink } = config;
+  if (!uplink.credentials_file) return;
+  if (uplink.username !== undefined || uplink.password !== undefined) {
+    throw new ConfigError(file, [{ path: 'uplink.credentials_file', message: 'give a credentials file or a username and password, not both' }]);
+  }
+  const path = isAbsolute(uplink.credentials_file) ? uplink.credentials_file : resolve(dirname(file), uplink.credentials_file);
+  try {
+    const credentials = readCredentialsFile(path);
+    uplink.username = credentials.mqtt.username;
+    uplink.password = credentials.mqtt.password;
+  } catch (error) {
+    throw new ConfigError(file, [{ path: 'uplink.credentials_file', message: `cannot read ${path}: ${(error as Error).message}` }]);
+  }
 }
 
 /** Parses and validates a config document (YAML or JSON; YAML is a superset of JSON). */
@@ -72,6 +94,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const result = AgentConfig.safeParse(document);
   if (!result.success) throw new ConfigError(file, fieldIssues(result.error));
   const config = result.data;
+  applyCredentials(config, file);
   const dataRoot = env.GATEHOUSE_DATA_DIR ?? join(process.cwd(), '.gatehouse');
   return {
     config,

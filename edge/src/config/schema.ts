@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { AlarmRules, dlt645, Identifier } from '@gatehouse/protocols';
+import { OPCUA_BROWSE_PATH, OPCUA_NODE_ID } from '@gatehouse/devices';
+import { GpioConfig } from '../gpio/config.js';
+import { LprConfig } from '../lpr/config.js';
 
 /**
  * The agent's configuration file. Defaults are the values an installer would pick on a typical
@@ -65,7 +68,50 @@ const Dlt645Bus = z.strictObject({
   wake_up_bytes: z.number().int().min(0).max(16).default(dlt645.DEFAULT_WAKE_UP_BYTES),
 });
 
-export const Bus = z.discriminatedUnion('transport', [TcpBus, RtuBus, RtuOverTcpBus, Dlt645Bus]);
+/**
+ * An OPC UA server (a lift controller, a building management server): the agent holds one session
+ * with one subscription, and the server reports each mapped variable of every device on the bus
+ * when it changes; nothing is polled. A device on this bus names its `node`.
+ */
+const OpcuaBus = z
+  .strictObject({
+    id: Identifier,
+    transport: z.literal('opcua'),
+    /** e.g. opc.tcp://10.20.0.50:4840 */
+    endpoint: z.string().regex(/^opc\.tcp:\/\/[^/\s]+(\/\S*)?$/, 'an opc.tcp:// URL, e.g. opc.tcp://10.20.0.50:4840'),
+    security_mode: z.enum(['none', 'sign', 'sign_and_encrypt']).default('none'),
+    security_policy: z.enum(['none', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']).default('none'),
+    /**
+     * With security: trust whatever certificate the server presents. Otherwise it must be in the
+     * gateway's trust list, {data_dir}/opcua-pki/trusted/certs (a refused one is put in rejected/).
+     */
+    accept_unknown_certificate: z.boolean().default(false),
+    /** How often the server sends what changed, at most (OPC UA's publishing interval). */
+    publishing_interval_ms: z.number().int().min(50).max(60_000).default(250),
+    /** How often the server looks at each variable for a change; 0: on every change, where the server can. */
+    sampling_interval_ms: z.number().int().min(0).max(60_000).default(100),
+    /** Changes the server keeps per variable between two publishes, so that a quick flip is not lost. */
+    queue_size: z.number().int().min(1).max(1000).default(10),
+    /** Publishing intervals without a change after which the server still sends a keep-alive. */
+    keepalive_count: z.number().int().min(1).max(1000).default(10),
+    /** How long the server keeps the session (and the subscription's queued changes) for a gateway that is gone. */
+    session_timeout_ms: z.number().int().min(10_000).max(3_600_000).default(60_000),
+    /** How long one request (connect, browse, create the subscription) may take. */
+    timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+    /** The longest wait between reconnection attempts while the server is unreachable. */
+    reconnect_max_ms: z.number().int().min(100).max(600_000).default(10_000),
+  })
+  .superRefine((bus, ctx) => {
+    if ((bus.security_mode === 'none') !== (bus.security_policy === 'none')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['security_policy'],
+        message: bus.security_mode === 'none' ? 'security_mode none takes security_policy none' : `security_mode ${bus.security_mode} needs a policy, e.g. Basic256Sha256`,
+      });
+    }
+  });
+
+export const Bus = z.discriminatedUnion('transport', [TcpBus, RtuBus, RtuOverTcpBus, Dlt645Bus, OpcuaBus]);
 
 export const Device = z.strictObject({
   id: Identifier,
@@ -74,6 +120,15 @@ export const Device = z.strictObject({
   unit: z.number().int().min(1).max(247).optional(),
   /** The DL/T 645 meter address as on its nameplate; a device on a dlt645 bus has one instead of a unit. */
   address: dlt645.MeterAddress.optional(),
+  /**
+   * On an opcua bus: the device's object on the server, by its browse path from the Objects
+   * folder (`Lifts/Car1`, names in the profile's namespace) or by its NodeId
+   * (`nsu=urn:vendor:lift;s=Car1`); the profile's browse paths start there. Default: Objects.
+   */
+  node: z
+    .string()
+    .refine((node) => OPCUA_NODE_ID.test(node) || OPCUA_BROWSE_PATH.test(node), 'a browse path such as "Lifts/Car1" or a NodeId such as "ns=2;s=Car1"')
+    .optional(),
   /** A shipped profile id, or the path of a profile file relative to this config. */
   profile: z.string().min(1),
   /** 0 polls the device as often as the bus allows. */
@@ -92,6 +147,10 @@ export const Uplink = z.strictObject({
   url: z.string().regex(/^mqtts?:\/\/.+/, 'an mqtt:// or mqtts:// URL'),
   username: z.string().optional(),
   password: z.string().optional(),
+  /** Written by `gatehouse-edge enroll` (mode 0600); its MQTT username and password are used. */
+  credentials_file: z.string().min(1).optional(),
+  /** A PEM CA to trust for an mqtts:// broker with a private or self-signed certificate. */
+  ca_file: z.string().min(1).optional(),
   /** A poll's readings larger than this go out as several telemetry messages. */
   batch_max_readings: z.number().int().min(1).max(10_000).default(1000),
   /** QoS 1 messages published and not yet acknowledged by the broker, at most. */
@@ -137,6 +196,10 @@ export const AgentConfig = z
     devices: z.array(Device).min(1),
     /** Evaluated at the gateway, so that they fire while the uplink is down. */
     alarms: AlarmRules.default([]),
+    /** Doors wired to the gateway's own digital lines. */
+    gpio: GpioConfig.optional(),
+    /** The listener for plate reads pushed by LPR cameras; none when absent. */
+    lpr: LprConfig.optional(),
   })
   .superRefine((config, ctx) => {
     const buses = new Set<string>();
@@ -155,6 +218,18 @@ export const AgentConfig = z
       if (!buses.has(device.bus)) {
         ctx.addIssue({ code: 'custom', path: ['devices', index, 'bus'], message: `no bus "${device.bus}" is defined` });
       }
+      if (transports.get(device.bus) === 'opcua') {
+        // An OPC UA device is found by its node on the server; unit ids and addresses mean nothing there.
+        for (const field of ['unit', 'address'] as const) {
+          if (device[field] === undefined) continue;
+          ctx.addIssue({ code: 'custom', path: ['devices', index, field], message: `a device on an opcua bus has a node, not ${field === 'unit' ? 'a unit id' : 'an address'}` });
+        }
+        const nodeKey = `${device.bus}/node:${device.node ?? ''}`;
+        if (units.has(nodeKey)) ctx.addIssue({ code: 'custom', path: ['devices', index, 'node'], message: `node "${device.node ?? ''}" is already a device on bus "${device.bus}"` });
+        units.add(nodeKey);
+        return;
+      }
+      if (device.node !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', index, 'node'], message: 'only a device on an opcua bus has a node' });
       // A Modbus device is reached by its unit id, a DL/T 645 meter by its address.
       const meter = transports.get(device.bus) === 'dlt645';
       const [field, other] = meter ? (['address', 'unit'] as const) : (['unit', 'address'] as const);
@@ -166,9 +241,15 @@ export const AgentConfig = z
       if (key !== undefined && units.has(unitKey)) issue(field, `${field} ${key} is already used on bus "${device.bus}"`);
       units.add(unitKey);
     });
+    config.gpio?.doors.forEach((door, index) => {
+      if (devices.has(door.device)) {
+        ctx.addIssue({ code: 'custom', path: ['gpio', 'doors', index, 'device'], message: `"${door.device}" is already a device on a bus` });
+      }
+    });
   });
 
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type BusConfig = z.infer<typeof Bus>;
 export type Dlt645BusConfig = Extract<BusConfig, { transport: 'dlt645' }>;
+export type OpcuaBusConfig = Extract<BusConfig, { transport: 'opcua' }>;
 export type DeviceConfig = z.infer<typeof Device>;

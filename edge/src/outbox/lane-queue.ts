@@ -15,6 +15,8 @@ export interface QueuedMessage {
   durable: boolean;
   inFlight: boolean;
   removed: boolean;
+  /** Set when it goes to another channel than its lane's (see AppendOptions). */
+  channel?: string;
 }
 
 /**

@@ -7,6 +7,18 @@ export { LANES, type Lane, type QueuedMessage };
 interface StoredMessage {
   payload: string;
   createdAt: number;
+  /** The channel it goes to when not its lane's own (command results travel in the events lane). */
+  channel?: string;
+}
+
+export interface AppendOptions {
+  /**
+   * Entries of the outbox's key-value state written in the same transaction as the message: a
+   * reader's cursor, a command's result. Either both are on disk or neither is.
+   */
+  state?: Readonly<Record<string, unknown>>;
+  /** Publish it to this channel instead of the lane's own. */
+  channel?: string;
 }
 
 export interface OutboxStats {
@@ -39,6 +51,8 @@ const zero = (): Record<Lane, number> => ({ alarms: 0, events: 0, telemetry: 0 }
 export class Outbox {
   private readonly messages: Database<StoredMessage, [number, number]>;
   private readonly meta: Database<number, string>;
+  /** Small durable state kept beside the messages (event-buffer cursors, command results). */
+  private readonly state: Database<unknown, string>;
   private readonly lanes: Record<Lane, LaneQueue> = { alarms: new LaneQueue(), events: new LaneQueue(), telemetry: new LaneQueue() };
   private readonly dropped: Record<Lane, number>;
   private nextSeq: number;
@@ -53,6 +67,7 @@ export class Outbox {
     this.now = options.now ?? Date.now;
     this.messages = root.openDB<StoredMessage, [number, number]>({ name: 'messages' });
     this.meta = root.openDB<number, string>({ name: 'meta' });
+    this.state = root.openDB<unknown, string>({ name: 'state' });
     this.nextSeq = this.meta.get('next_seq') ?? 0;
     this.dropped = zero();
     for (const lane of LANES) this.dropped[lane] = this.meta.get(`dropped:${lane}`) ?? 0;
@@ -79,22 +94,25 @@ export class Outbox {
       durable,
       inFlight: false,
       removed: false,
+      ...(stored.channel === undefined ? {} : { channel: stored.channel }),
     };
   }
 
   /**
    * Adds a message; `build` makes its payload from the sequence number it is given. Resolves
-   * when the message is on disk; only then will `nextToSend` offer it.
+   * when the message is on disk; only then will `nextToSend` offer it. `options.state` is
+   * written in the same transaction.
    */
-  async append(lane: Lane, build: (seq: number) => string): Promise<number> {
+  async append(lane: Lane, build: (seq: number) => string, options: AppendOptions = {}): Promise<number> {
     const seq = this.nextSeq++;
-    const stored: StoredMessage = { payload: build(seq), createdAt: this.now() };
+    const stored: StoredMessage = { payload: build(seq), createdAt: this.now(), ...(options.channel === undefined ? {} : { channel: options.channel }) };
     const queued = Outbox.queued(lane, seq, stored, false);
     this.makeRoom(queued.bytes);
     this.lanes[lane].push(queued);
     await this.root.transaction(() => {
       void this.messages.put([LANES.indexOf(lane), seq], stored);
       void this.meta.put('next_seq', this.nextSeq);
+      for (const [key, value] of Object.entries(options.state ?? {})) void this.state.put(key, value);
     });
     queued.durable = true;
     return seq;
@@ -142,6 +160,32 @@ export class Outbox {
   acknowledge(message: QueuedMessage): void {
     this.lanes[message.lane].remove(message);
     void this.messages.remove([LANES.indexOf(message.lane), message.seq]);
+  }
+
+  /** A state entry, as last committed; undefined when there is none. */
+  getState<T>(key: string): T | undefined {
+    // As in payloadOf: a value committed a moment ago may not be in the read snapshot yet.
+    let value = this.state.get(key) as T | undefined;
+    if (value === undefined) {
+      this.root.resetReadTxn();
+      value = this.state.get(key) as T | undefined;
+    }
+    return value;
+  }
+
+  /** Writes (or, with undefined, removes) state entries in one transaction; resolves once on disk. */
+  async putState(entries: Readonly<Record<string, unknown>>): Promise<void> {
+    await this.root.transaction(() => {
+      for (const [key, value] of Object.entries(entries)) void (value === undefined ? this.state.remove(key) : this.state.put(key, value));
+    });
+  }
+
+  /** The state entries whose keys start with `prefix`, in key order. */
+  *stateEntries<T>(prefix: string): IterableIterator<{ key: string; value: T }> {
+    for (const { key, value } of this.state.getRange({ start: prefix })) {
+      if (!key.startsWith(prefix)) return;
+      yield { key, value: value as T };
+    }
   }
 
   stats(): OutboxStats {

@@ -6,6 +6,8 @@ import {
   ModbusClient,
   unreadableGaps,
   type ModbusResult,
+  type ModbusTable,
+  type ModbusWrite,
   type Reading,
 } from '@gatehouse/protocols';
 import { decodePlannedRead, planProfileReads, type DeviceProfile, type PlannedRead } from '@gatehouse/devices';
@@ -71,6 +73,17 @@ async function waitUntil(deadline: number): Promise<void> {
   while (performance.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
+/** What a job on the bus may do: transactions with one unit, each followed by the line's silence. */
+export interface BusTransactions {
+  read(table: ModbusTable, address: number, count: number): Promise<ModbusResult<number[] | boolean[]>>;
+  write(write: ModbusWrite): Promise<ModbusResult<void>>;
+}
+
+interface BusJob {
+  run(client: ModbusClient): Promise<void>;
+  cancel(reason: Error): void;
+}
+
 export interface BusPollerOptions {
   bus: BusConfig;
   devices: readonly PolledDevice[];
@@ -100,9 +113,11 @@ export class BusPoller {
   private readonly abort = new AbortController();
   private readonly now: () => number;
   private workers: Array<Promise<void>> = [];
+  private readonly jobs: BusJob[] = [];
 
   constructor(private readonly options: BusPollerOptions) {
     const { bus } = options;
+    if (bus.transport === 'opcua') throw new Error(`bus "${bus.id}" is an OPC UA server: the OPC UA client serves it, not a poller`);
     this.now = options.now ?? Date.now;
     const line = serialLineOf(bus);
     this.silenceMs = line ? interFrameSilenceMs(line) : 0;
@@ -139,10 +154,35 @@ export class BusPoller {
     this.workers = this.clients.map((client) => this.work(client));
   }
 
+  /**
+   * Runs `job` (a command's write, a read of an event buffer) on the bus between two polls, ahead
+   * of the next due poll: the bus carries it as one of its own transactions, never beside one.
+   */
+  enqueue<T>(unit: number, job: (bus: BusTransactions) => Promise<T>): Promise<T> {
+    if (this.abort.signal.aborted) return Promise.reject(new Error(`bus "${this.options.bus.id}" is stopped`));
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.push({ run: (client) => job(this.transactionsFor(client, unit)).then(resolve, reject), cancel: reject });
+      this.released.notify();
+    });
+  }
+
+  private transactionsFor(client: ModbusClient, unit: number): BusTransactions {
+    // Modbus over Serial Line V1.02 §2.5.1.1: frames are separated by 3.5 character times.
+    const silent = async <R>(result: R): Promise<R> => {
+      if (this.silenceMs > 0) await sleep(this.silenceMs);
+      return result;
+    };
+    return {
+      read: async (table, address, count) => silent(await client.read(unit, table, address, count)),
+      write: async (write) => silent(await client.write(unit, write)),
+    };
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     this.released.notify();
     await Promise.all(this.workers);
+    for (const job of this.jobs.splice(0)) job.cancel(new Error(`bus "${this.options.bus.id}" is stopped`));
     await Promise.all(this.clients.map((client) => client.close()));
   }
 
@@ -158,6 +198,11 @@ export class BusPoller {
 
   private async work(client: ModbusClient): Promise<void> {
     while (!this.abort.signal.aborted) {
+      const job = this.jobs.shift();
+      if (job) {
+        await job.run(client);
+        continue;
+      }
       const free = this.devices.filter((device) => !device.busy);
       if (free.length === 0) {
         await this.released.next();

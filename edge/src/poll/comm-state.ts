@@ -21,13 +21,15 @@ export class CommState {
   /** Records a good poll; returns the change it makes, if any. */
   succeeded(at: number): CommChange | undefined {
     const wasOffline = this.status === 'offline';
+    const first = this.status === 'unknown';
     const outageMs = this.failingSince === undefined ? undefined : at - this.failingSince;
     this.status = 'online';
     this.consecutiveFailures = 0;
     this.lastGoodRead = at;
     this.reason = undefined;
     this.failingSince = undefined;
-    return wasOffline || outageMs === undefined ? { to: 'online', outageMs } : undefined;
+    // Only a change is news: the first answer, or the first after an outage.
+    return wasOffline || first ? { to: 'online', outageMs: wasOffline ? outageMs : undefined } : undefined;
   }
 
   /** Records a failed poll; returns the change it makes, if any. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
@@ -5,6 +6,8 @@ import {
   topicFor,
   type AlarmsPayload,
   type AlarmTransition,
+  type Channel,
+  type CommandResultPayload,
   type DeviceInventoryEntry,
   type DevicesPayload,
   type EventsPayload,
@@ -15,8 +18,9 @@ import {
   type TelemetryPayload,
 } from '@gatehouse/protocols';
 import type { AgentConfig } from '../config/schema.js';
-import type { Lane, Outbox, QueuedMessage } from '../outbox/outbox.js';
+import type { AppendOptions, Lane, Outbox, QueuedMessage } from '../outbox/outbox.js';
 import { TokenBucket } from '../token-bucket.js';
+import { NoReplayStore } from './no-replay-store.js';
 import { reconnectDelayMs } from './reconnect.js';
 
 export interface UplinkIdentity {
@@ -55,6 +59,7 @@ export class MqttUplink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
   private stopping = false;
+  private commandHandler: ((payload: Buffer) => void) | undefined;
   readonly counters: UplinkCounters = { published: 0, acknowledged: 0, reconnects: 0 };
 
   constructor(
@@ -67,7 +72,7 @@ export class MqttUplink {
     this.backlog = new TokenBucket(options.backlog_messages_per_s / 1000, options.backlog_messages_per_s, Date.now());
   }
 
-  private topic(channel: 'status' | 'devices' | 'telemetry' | 'events' | 'alarms'): string {
+  private topic(channel: Channel): string {
     return topicFor(this.identity.site, this.identity.gateway, channel);
   }
 
@@ -103,7 +108,9 @@ export class MqttUplink {
       clientId: `gatehouse-edge-${this.identity.site}-${this.identity.gateway}`,
       ...(this.options.username === undefined ? {} : { username: this.options.username }),
       ...(this.options.password === undefined ? {} : { password: this.options.password }),
+      ...(this.options.ca_file === undefined ? {} : { ca: readFileSync(this.options.ca_file) }),
       clean: true,
+      outgoingStore: new NoReplayStore(),
       // Reconnection is ours, with jittered backoff (see scheduleReconnect).
       reconnectPeriod: 0,
       will: { topic: this.topic('status'), payload: Buffer.from(this.status('offline')), qos: 1, retain: true },
@@ -115,7 +122,11 @@ export class MqttUplink {
       this.liveSince = Date.now();
       this.publishStatus();
       this.publishInventory();
+      this.subscribeCommands();
       this.pump();
+    });
+    client.on('message', (topic, payload) => {
+      if (topic === this.topic('cmd')) this.commandHandler?.(payload);
     });
     client.on('close', () => this.scheduleReconnect());
     client.on('error', (error) => this.log.warn({ err: error.message }, 'uplink error'));
@@ -150,10 +161,37 @@ export class MqttUplink {
     return Promise.all(appends).then(() => undefined);
   }
 
-  addEvents(events: readonly GatehouseEvent[]): Promise<void> {
-    return this.enqueue('events', (seq) => JSON.stringify({ v: SCHEMA_VERSION, seq, events: [...events] } satisfies EventsPayload)).then(
-      () => undefined,
-    );
+  /** Queues events; `state` (a reader's cursor) is written in the same outbox transaction. */
+  addEvents(events: readonly GatehouseEvent[], state?: AppendOptions['state']): Promise<void> {
+    return this.enqueue('events', (seq) => JSON.stringify({ v: SCHEMA_VERSION, seq, events: [...events] } satisfies EventsPayload), {
+      ...(state === undefined ? {} : { state }),
+    }).then(() => undefined);
+  }
+
+  /**
+   * Queues a command's result for `…/cmd/result`, in the events lane (it never waits behind
+   * telemetry), with `state` (the result kept for duplicate ids) in the same transaction.
+   */
+  addCommandResult(result: CommandResultPayload, state: AppendOptions['state']): Promise<void> {
+    return this.enqueue('events', () => JSON.stringify(result), { channel: 'cmd/result', state }).then(() => undefined);
+  }
+
+  /**
+   * Hands every message on the gateway's own `…/cmd` to `handler`. The session is clean, so the
+   * subscription (QoS 1) is made again on every connect; a command sent while the gateway is
+   * offline is not kept for it, and the hub's timeout answers for it.
+   */
+  onCommand(handler: (payload: Buffer) => void): void {
+    this.commandHandler = handler;
+    this.subscribeCommands();
+  }
+
+  private subscribeCommands(): void {
+    if (!this.commandHandler || !this.client?.connected) return;
+    this.client.subscribe(this.topic('cmd'), { qos: 1 }, (error) => {
+      if (error) this.log.warn({ err: error.message }, 'uplink could not subscribe to commands');
+      else this.log.info({ topic: this.topic('cmd') }, 'taking commands');
+    });
   }
 
   addAlarms(alarms: readonly AlarmTransition[]): Promise<void> {
@@ -162,8 +200,8 @@ export class MqttUplink {
     );
   }
 
-  private async enqueue(lane: Lane, build: (seq: number) => string): Promise<number> {
-    const seq = await this.outbox.append(lane, build);
+  private async enqueue(lane: Lane, build: (seq: number) => string, options?: AppendOptions): Promise<number> {
+    const seq = await this.outbox.append(lane, build, options);
     this.pump();
     return seq;
   }
@@ -178,8 +216,9 @@ export class MqttUplink {
       message.inFlight = true;
       this.inFlight++;
       this.counters.published++;
-      // mqtt.js calls back on the PUBACK, also for a message it re-sent after a reconnection.
-      client.publish(this.topic(CHANNEL_OF_LANE[message.lane]), payload, { qos: 1 }, (error) => {
+      // mqtt.js calls back on the PUBACK, or with an error when the connection closes first;
+      // then the message is sent again from the outbox after the reconnection.
+      client.publish(this.topic((message.channel as Channel | undefined) ?? CHANNEL_OF_LANE[message.lane]), payload, { qos: 1 }, (error) => {
         message.inFlight = false;
         this.inFlight--;
         if (!error) {
