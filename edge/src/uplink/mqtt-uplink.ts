@@ -50,7 +50,10 @@ export interface UplinkCounters {
 export class MqttUplink {
   private client: MqttClient | undefined;
   private inventory: DeviceInventoryEntry[] = [];
-  private inFlight = 0;
+  /** Messages published and not yet acknowledged on the current connection. */
+  private readonly inFlight = new Set<QueuedMessage>();
+  /** Bumped when a connection closes: callbacks of publishes on an older one are ignored. */
+  private connection = 0;
   /** Telemetry created at or after this (the last connect) is live; older is backlog. */
   private liveSince = 0;
   private readonly backlog: TokenBucket;
@@ -128,7 +131,10 @@ export class MqttUplink {
     client.on('message', (topic, payload) => {
       if (topic === this.topic('cmd')) this.commandHandler?.(payload);
     });
-    client.on('close', () => this.scheduleReconnect());
+    client.on('close', () => {
+      this.releaseInFlight();
+      this.scheduleReconnect();
+    });
     client.on('error', (error) => this.log.warn({ err: error.message }, 'uplink error'));
     this.statusTimer = setInterval(() => this.publishStatus(), this.options.status_interval_ms);
   }
@@ -206,21 +212,34 @@ export class MqttUplink {
     return seq;
   }
 
+  /**
+   * A closed connection takes its unacknowledged publishes with it: mqtt.js keeps no copy (see
+   * NoReplayStore) and may never call them back, so they go back to the outbox's queue, to be sent
+   * again after the reconnection, and their window places are freed.
+   */
+  private releaseInFlight(): void {
+    this.connection++;
+    for (const message of this.inFlight) message.inFlight = false;
+    this.inFlight.clear();
+  }
+
   /** Publishes from the outbox while the in-flight window has room. */
   private pump(): void {
     const client = this.client;
-    while (client?.connected && !this.stopping && this.inFlight < this.options.in_flight) {
+    while (client?.connected && !this.stopping && this.inFlight.size < this.options.in_flight) {
       const message = this.next();
       if (!message) return;
       const payload = this.outbox.payloadOf(message);
       message.inFlight = true;
-      this.inFlight++;
+      this.inFlight.add(message);
       this.counters.published++;
-      // mqtt.js calls back on the PUBACK, or with an error when the connection closes first;
-      // then the message is sent again from the outbox after the reconnection.
+      const connection = this.connection;
+      // mqtt.js calls back on the PUBACK, or with an error when the connection closes first; a
+      // message whose connection closed is back in the queue and is sent again after reconnecting.
       client.publish(this.topic((message.channel as Channel | undefined) ?? CHANNEL_OF_LANE[message.lane]), payload, { qos: 1 }, (error) => {
+        if (connection !== this.connection) return;
         message.inFlight = false;
-        this.inFlight--;
+        this.inFlight.delete(message);
         if (!error) {
           this.counters.acknowledged++;
           this.outbox.acknowledge(message);
