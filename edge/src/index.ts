@@ -30,3 +30,4 @@ export { planCommand, writeOf, COMMAND_ERRORS, type CommandTarget, type CommandP
 export type { OpcuaBusConfig } from './config/schema.js';
 export { OpcuaBusClient, type OpcuaDevice, type OpcuaBusOptions } from './opcua/opcua-bus.js';
 export { targetOf, resolveNodeId, describeTarget, OBJECTS_FOLDER, type VariableTarget, type QualifiedName } from './opcua/nodes.js';
+export { MqttUplink, type UplinkIdentity } from './uplink/mqtt-uplink.js';
