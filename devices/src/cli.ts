@@ -11,6 +11,7 @@ import { FaultError, faultPlanOf, parseFault, type FaultPlan } from './simulator
 import { runDlt645Simulator } from './simulator/dlt645-cli.js';
 import { opcuaProfileOf, runOpcuaDevice } from './simulator/opcua-cli.js';
 import type { ResponseDelayModel, RtuSlaveOptions } from './simulator/rtu-slave.js';
+import { exitOnSignal } from './simulator/exit-on-signal.js';
 
 const USAGE = `usage: gatehouse-sim meter [options]
        gatehouse-sim dlt645 --serial PATH [options]   (DL/T 645-2007 meters; dlt645 --help)
@@ -187,11 +188,7 @@ async function runDevice(values: SimulatorFlags & { model?: string; 'control-por
     },
     'simulator ready',
   );
-  const stop = () => {
-    void Promise.all([simulator.stop(), control?.close()]).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  exitOnSignal(() => simulator.stop(), control && (() => control.close()));
 }
 
 async function main(): Promise<void> {
@@ -237,11 +234,7 @@ async function main(): Promise<void> {
     const where = endpoint ? { host: endpoint.address, port: endpoint.port } : { serial: values.serial };
     log.info({ transport: 'rtu', ...where, line: rtu?.line, units, profile: profile.id }, 'simulator ready');
   }
-  const stop = () => {
-    void simulator.stop().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  exitOnSignal(() => simulator.stop());
 }
 
 main().catch((error: unknown) => {

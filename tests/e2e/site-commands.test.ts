@@ -127,6 +127,8 @@ describe('commands and plate reads through a running agent', () => {
       ['cam-north-in', '粤B12345', 'blue', 1, 'in'],
       ['cam-north-in', '粤B67890', 'yellow', 2, 'in'],
     ]);
+    // The agent's log reaches its stdout a moment after the answer: wait for it, then count.
+    await agent.waitForLine((line) => (line.includes('plate read refused') ? true : undefined));
     expect(agent.logs().filter((line) => String(line.msg).startsWith('plate read refused'))).toHaveLength(1);
   });
 });

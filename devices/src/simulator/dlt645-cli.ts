@@ -7,6 +7,7 @@ import type { Dlt645Profile } from '../profile/schema.js';
 import { DLT645_LINE, startDlt645Simulator } from './dlt645-simulator.js';
 import { FaultError, faultPlanOf, parseFault } from './faults.js';
 import type { ResponseDelayModel } from './rtu-slave.js';
+import { exitOnSignal } from './exit-on-signal.js';
 
 export const DLT645_USAGE = `usage: gatehouse-sim dlt645 --serial PATH [options]
 
@@ -110,9 +111,7 @@ export async function runDlt645Simulator(argv: string[], log: Logger): Promise<v
       faults: faultPlanOf(values.fault.map(parseFault)),
     });
     log.info({ protocol: 'dlt645', serial: values.serial, line, addresses, profile: profile.id }, 'simulator ready');
-    const stop = () => void simulator.close().then(() => process.exit(0));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    exitOnSignal(() => simulator.close());
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const parseArgsError = typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');

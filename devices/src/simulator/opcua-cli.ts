@@ -7,6 +7,7 @@ import type { OpcuaProfile } from '../profile/schema.js';
 import { startControlServer } from './device-simulator.js';
 import type { MeterSimulatorOptions } from './meter-simulator.js';
 import { startOpcuaSimulator } from './opcua-simulator.js';
+import { exitOnSignal } from './exit-on-signal.js';
 
 /** The model's profile when it is an OPC UA one (`protocol: opcua`), else undefined. */
 export function opcuaProfileOf(idOrFile: string): OpcuaProfile | undefined {
@@ -49,9 +50,5 @@ export async function runOpcuaDevice(flags: OpcuaDeviceFlags, log: Logger): Prom
     },
     'simulator ready',
   );
-  const stop = () => {
-    void Promise.all([simulator.stop(), control?.close()]).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  exitOnSignal(() => simulator.stop(), control && (() => control.close()));
 }
