@@ -8,7 +8,7 @@ import { build, ensureDebianPackages, ensureNodeModules, run, step } from './set
  * What the tests start: a browser, a broker, the telemetry and relational databases, serial line
  * pairs and Modbus peers nobody here wrote.
  */
-const DEBIAN_PACKAGES = ['chromium', 'mosquitto', 'influxdb', 'postgresql', 'socat', 'mbpoll', 'python3-pymodbus'];
+const DEBIAN_PACKAGES = ['chromium', 'mosquitto', 'influxdb', 'postgresql', 'socat', 'mbpoll', 'python3-pymodbus', 'python3-aiosmtpd'];
 
 const started = Date.now();
 ensureNodeModules();

@@ -8,6 +8,10 @@ import { ALL_SITES } from './auth/roles.js';
 import { generatedPassword } from './auth/secrets.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.js';
 import { MosquittoFiles } from './broker/mosquitto-files.js';
+import { Commander } from './commands/commander.js';
+import { AlarmDesk } from './dispatch/alarm-desk.js';
+import { PagingChannels } from './dispatch/paging-settings.js';
+import { JobQueue } from './jobs/queue.js';
 import { Ingestion, type IngestionBroker } from './ingest/ingestion.js';
 import { LiveFeed } from './live/live-feed.js';
 import type { HubSettings } from './settings.js';
@@ -20,6 +24,14 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
+/** How often flapping alarms are looked at, to release those whose input has settled. */
+const FLAPPING_CHECK_MS = 10_000;
+
+/** The hub's clock: real time, or for drills time running `rate` times faster from `origin`. */
+function hubClock({ rate, origin }: { rate: number; origin: number }): () => number {
+  return rate === 1 ? Date.now : () => origin + Math.round((Date.now() - origin) * rate);
+}
+
 /** The first administrator's user name. */
 export const FIRST_ADMIN = 'admin';
 
@@ -30,7 +42,9 @@ export const FIRST_ADMIN = 'admin';
  */
 export async function startHub(settings: HubSettings, log: Logger, say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<RunningHub> {
   const startedAt = Date.now();
-  const stores = await openStores(settings);
+  const now = hubClock(settings.dispatch.clock);
+  if (settings.dispatch.clock.rate !== 1) log.warn({ rate: settings.dispatch.clock.rate }, 'GATEHOUSE_CLOCK_RATE: escalation runs faster than real time (drills and tests only)');
+  const stores = await openStores(settings, now);
   log.info({ relational: settings.relational.kind, telemetry: settings.telemetry.kind, migrations: stores.migrated }, 'stores open');
   await ensureFirstAdmin(stores, settings.security.adminPassword, say);
 
@@ -46,18 +60,54 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
   await mosquitto?.write(await stores.gateways.activeCredentials());
 
   const live = new LiveFeed();
-  const ingestion = new Ingestion({ broker: ingestBroker, ...stores, live, log: log.child({ part: 'ingestion' }) });
+  const jobs = new JobQueue(stores.db, { log: log.child({ part: 'jobs' }), now });
+  let httpUrl = '';
+  const desk = new AlarmDesk({
+    ...stores,
+    jobs,
+    channels: PagingChannels.fromFile(settings.dispatch.pagingFile),
+    live,
+    log: log.child({ part: 'dispatch' }),
+    now,
+    publicUrl: () => settings.dispatch.publicUrl?.replace(/\/$/, '') ?? httpUrl,
+  });
+  desk.register();
+  const commander: Commander = new Commander({
+    log: stores.commands,
+    // Commands leave on ingestion's connection, the one the hub keeps to its broker.
+    publish: (topic: string, payload: string): Promise<void> => ingestion.publish(topic, payload),
+    live,
+    logger: log.child({ part: 'commands' }),
+  });
+  const ingestion: Ingestion = new Ingestion({
+    broker: ingestBroker,
+    ...stores,
+    live,
+    log: log.child({ part: 'ingestion' }),
+    commandResult: (site, gateway, result): Promise<void> => commander.settle(site, gateway, result),
+    alarm: (input) => desk.receive(input),
+  });
   await ingestion.start();
+  commander.start();
+  jobs.start();
+  const flapping = setInterval(() => {
+    desk.settleFlapping().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'settling flapping alarms failed'));
+  }, FLAPPING_CHECK_MS);
+  flapping.unref();
 
   const publicMqttUrl = settings.security.mqttPublicUrl ?? broker?.url ?? ingestBroker.url;
   const app = await buildApp({
     log: log.child({ part: 'http' }),
     registry: stores.registry,
     telemetry: stores.telemetry,
+    events: stores.events,
+    commands: stores.commands,
+    commander,
     live,
     health: { version: HUB_VERSION, startedAt, brokerClients: () => broker?.connectedClients() ?? null, ingestion: ingestion.counters },
     metrics: hubMetrics(ingestion.counters),
     tls,
+    dispatch: { ...stores, desk, now },
     security: {
       people: stores.people,
       audit: stores.audit,
@@ -73,13 +123,16 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
   });
   await app.listen({ host: settings.http.host, port: settings.http.port });
   const { port } = app.server.address() as AddressInfo;
-  const httpUrl = `${tls ? 'https' : 'http'}://${settings.http.host}:${port}`;
+  httpUrl = `${tls ? 'https' : 'http'}://${settings.http.host}:${port}`;
 
   return {
     httpUrl,
     mqttUrl: broker?.url ?? ingestBroker.url,
     stop: async () => {
       await app.close();
+      clearInterval(flapping);
+      await jobs.stop();
+      commander.stop();
       await ingestion.stop();
       await broker?.close();
       await stores.close();

@@ -63,6 +63,10 @@ const HubEnvironment = z
     GATEHOUSE_RATE_LIMIT_LOGIN: z.coerce.number().int().min(1).max(100_000).default(10),
     GATEHOUSE_RATE_LIMIT_API: z.coerce.number().int().min(1).max(10_000_000).default(1200),
     GATEHOUSE_INFLUX_ROLLUP_RETENTION: RetentionPeriod.prefault('INF'),
+    GATEHOUSE_PAGING_FILE: z.string().min(1).optional(),
+    GATEHOUSE_PUBLIC_URL: HttpUrl.optional(),
+    GATEHOUSE_CLOCK_RATE: z.coerce.number().min(1).max(10_000).default(1),
+    GATEHOUSE_CLOCK_ORIGIN: z.coerce.number().int().min(0).optional(),
   })
   .superRefine((env, context) => {
     if ((env.GATEHOUSE_TLS_CERT === undefined) !== (env.GATEHOUSE_TLS_KEY === undefined)) {
@@ -132,8 +136,23 @@ export interface SecuritySettings {
   rateLimits: { loginPerMinute: number; apiPerMinute: number };
 }
 
+/** Alarms to people: the paging channels, the links pages carry, and the escalation clock. */
+export interface DispatchSettings {
+  /** JSON file of the hub's paging channels by name (see PagingChannels). */
+  pagingFile: string | undefined;
+  /** The hub's address as technicians reach it, for acknowledgement links; the listening address when unset. */
+  publicUrl: string | undefined;
+  /**
+   * For drills and tests only: the hub's clock runs this many times faster than real time from
+   * `origin` on (every replica must be given the same origin), so that a 10-minute escalation
+   * step takes 10 s at 60.
+   */
+  clock: { rate: number; origin: number };
+}
+
 export interface HubSettings {
   http: { host: string; port: number };
+  dispatch: DispatchSettings;
   broker: BrokerSettings;
   dataDir: string;
   logLevel: string;
@@ -156,6 +175,11 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = p
   const dataDir = values.GATEHOUSE_DATA_DIR ?? join(cwd, '.gatehouse');
   return {
     http: { host: values.GATEHOUSE_HTTP_HOST, port: values.GATEHOUSE_HTTP_PORT },
+    dispatch: {
+      pagingFile: values.GATEHOUSE_PAGING_FILE,
+      publicUrl: values.GATEHOUSE_PUBLIC_URL,
+      clock: { rate: values.GATEHOUSE_CLOCK_RATE, origin: values.GATEHOUSE_CLOCK_ORIGIN ?? Date.now() },
+    },
     broker: values.GATEHOUSE_MQTT_URL
       ? {
           kind: 'external',

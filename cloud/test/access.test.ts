@@ -27,6 +27,67 @@ type Harness = Awaited<ReturnType<typeof securedApp>>;
 let serial = 0;
 const unique = (prefix: string) => `${prefix}-${++serial}`;
 
+const admin = (h: Harness) => ({ authorization: `Bearer ${h.adminToken}` });
+async function made(h: Harness, url: string, payload: Record<string, unknown>) {
+  const response = await h.app.inject({ method: 'POST', url: `/api/v1${url}`, headers: admin(h), payload });
+  if (response.statusCode !== 201) throw new Error(`setting up ${url}: ${response.statusCode} ${response.body}`);
+  return response.json<{ id: string | number }>();
+}
+/** A team of tower-a with a responder, a schedule (with an override) and a policy. */
+async function onCallTeam(h: Harness) {
+  const team = unique('team');
+  await made(h, '/teams', { id: team, name: team, trade: 'elevator', sites: ['tower-a'] });
+  await made(h, `/teams/${team}/responders`, { id: `${team}-ana`, name: 'Ana', email: 'ana@example.com', role: 'technician' });
+  await made(h, '/schedules', { id: team, team, name: team, time_zone: 'Asia/Shanghai', rotation: 'daily', handoff_time: '08:30', start_date: '2026-11-20', responders: [`${team}-ana`] });
+  const override = await made(h, `/schedules/${team}/overrides`, { responder: `${team}-ana`, from: 0, to: 60_000, reason: 'swap' });
+  await made(h, '/escalation-policies', { id: team, team, steps: [{ after_minutes: 0, targets: ['primary'], channels: ['sms'] }] });
+  return { team, responder: `${team}-ana`, override: override.id };
+}
+
+/** An active alarm of tower-a's meter, under a rule of its own. */
+async function anAlarm(h: Harness) {
+  const outcome = await h.stores.alarms.apply({
+    site: 'tower-a',
+    gateway: 'gw-01',
+    source: 'tower-a.gw-01.meter-1',
+    rule: unique('rule'),
+    state: 'raised',
+    severity: 'major',
+    ts: h.clock.now,
+    message: 'over limit',
+  });
+  if (outcome.kind !== 'raised') throw new Error(`no alarm raised: ${outcome.kind}`);
+  return outcome.alarm;
+}
+/** A work order for a fresh alarm, with one page sent for it. */
+async function aWorkOrder(h: Harness) {
+  const alarm = await anAlarm(h);
+  const { order } = await h.stores.orders.openForAlarm({
+    alarmId: alarm.id,
+    alarmKey: `tower-a/${alarm.source}/${alarm.rule}`,
+    episode: alarm.episode,
+    site: 'tower-a',
+    device: alarm.source,
+    serves: null,
+    trade: 'electrical',
+    team: null,
+    title: 'over limit',
+    description: 'over limit',
+    priority: 'P2',
+    slaMs: 3_600_000,
+    raisedAt: alarm.raised_at,
+    assignee: null,
+    escalationPolicy: null,
+  });
+  // A page's code is 10 letters and digits of an alphabet without 0, 1, I, L and O.
+  const code = `ACK${String(++serial).padStart(7, '0').replaceAll(/\d/g, (digit) => 'ABCDEFGHJK'[Number(digit)]!)}`;
+  await h.stores.db.query(
+    `insert into pages (id, work_order_id, step, round, responder, channel, status, ack_code, created_at) values ($1, $2, 1, 1, 'ana', 'sms', 'delivered', $3, now())`,
+    [unique('page'), order.id, code],
+  );
+  return { order, code };
+}
+
 /** One request per operation, about site tower-a; every operation must have one. */
 const CALLS: Record<string, (h: Harness) => Promise<Call>> = {
   'GET /api/v1/health': async () => ({ url: '/api/v1/health', ok: 200 }),
@@ -34,6 +95,27 @@ const CALLS: Record<string, (h: Harness) => Promise<Call>> = {
   'GET /api/v1/devices/{id}/latest': async () => ({ url: '/api/v1/devices/tower-a.gw-01.meter-1/latest', ok: 200 }),
   'GET /api/v1/devices/{id}/series': async () => ({ url: '/api/v1/devices/tower-a.gw-01.meter-1/series?point=active_power_kw&from=0&to=3600000&every=1h', ok: 200 }),
   'GET /api/v1/catalogue': async () => ({ url: '/api/v1/catalogue', ok: 200 }),
+  'GET /api/v1/events': async () => ({ url: '/api/v1/events?type=plate.read', ok: 200 }),
+  'GET /api/v1/devices/{id}/events': async () => ({ url: '/api/v1/devices/tower-a.gw-01.meter-1/events', ok: 200 }),
+  // Route tests have no broker: an allowed command is recorded and answered 503, not sent.
+  'POST /api/v1/devices/{id}/commands': async () => ({ url: '/api/v1/devices/tower-a.gw-01.meter-1/commands', payload: { action: 'write_register', params: { point: 'ct_ratio', value: 40 } }, ok: 503 }),
+  'GET /api/v1/devices/{id}/commands': async () => ({ url: '/api/v1/devices/tower-a.gw-01.meter-1/commands', ok: 200 }),
+  'GET /api/v1/devices/{id}/commands/{command}': async (h) => {
+    const id = unique('command-of-meter');
+    await h.stores.commands.create({
+      id,
+      site: 'tower-a',
+      gateway: 'gw-01',
+      device: 'tower-a.gw-01.meter-1',
+      action: 'write_register',
+      params: {},
+      timeout_ms: 10_000,
+      requested_by: 'test',
+      requested_at: 0,
+      deadline: 10_000,
+    });
+    return { url: `/api/v1/devices/tower-a.gw-01.meter-1/commands/${id}`, ok: 200 };
+  },
   'GET /api/v1/sites': async () => ({ url: '/api/v1/sites', ok: 200 }),
   'GET /api/v1/sites/{id}/devices': async () => ({ url: '/api/v1/sites/tower-a/devices', ok: 200 }),
   'POST /api/v1/auth/login': async () => ({ url: '/api/v1/auth/login', payload: { username: 'admin-every', password: PASSWORD }, ok: 200 }),
@@ -56,6 +138,61 @@ const CALLS: Record<string, (h: Harness) => Promise<Call>> = {
   'POST /api/v1/sites/{id}/gateways': async () => ({ url: '/api/v1/sites/tower-a/gateways', payload: { gateway: unique('gw') }, ok: 201 }),
   'POST /api/v1/sites/{id}/gateways/{gateway}/enrolment-token': async () => ({ url: '/api/v1/sites/tower-a/gateways/gw-01/enrolment-token', ok: 201 }),
   'POST /api/v1/sites/{id}/gateways/{gateway}/revoke': async () => ({ url: '/api/v1/sites/tower-a/gateways/gw-01/revoke', ok: 200 }),
+  'GET /api/v1/alarms': async () => ({ url: '/api/v1/alarms?state=active', ok: 200 }),
+  'GET /api/v1/alarms/{id}': async (h) => ({ url: `/api/v1/alarms/${(await anAlarm(h)).id}`, ok: 200 }),
+  'POST /api/v1/alarms/{id}/ack': async (h) => ({ url: `/api/v1/alarms/${(await anAlarm(h)).id}/ack`, ok: 200 }),
+  'POST /api/v1/alarms/{id}/shelve': async (h) => ({ url: `/api/v1/alarms/${(await anAlarm(h)).id}/shelve`, payload: { minutes: 60, reason: 'meter being replaced' }, ok: 200 }),
+  'POST /api/v1/alarms/{id}/unshelve': async (h) => ({ url: `/api/v1/alarms/${(await anAlarm(h)).id}/unshelve`, ok: 200 }),
+  'GET /api/v1/work-orders': async () => ({ url: '/api/v1/work-orders?status=open', ok: 200 }),
+  'GET /api/v1/work-orders/{id}': async (h) => ({ url: `/api/v1/work-orders/${(await aWorkOrder(h)).order.id}`, ok: 200 }),
+  'POST /api/v1/work-orders/{id}/transition': async (h) => ({ url: `/api/v1/work-orders/${(await aWorkOrder(h)).order.id}/transition`, payload: { to: 'cancelled', note: 'duplicate' }, ok: 200 }),
+  'POST /api/v1/work-orders/{id}/comments': async (h) => ({ url: `/api/v1/work-orders/${(await aWorkOrder(h)).order.id}/comments`, payload: { text: 'parts ordered' }, ok: 201 }),
+  'GET /api/v1/acks/{code}': async (h) => ({ url: `/api/v1/acks/${(await aWorkOrder(h)).code}`, ok: 200 }),
+  'POST /api/v1/acks/{code}': async (h) => ({ url: `/api/v1/acks/${(await aWorkOrder(h)).code}`, ok: 200 }),
+  'GET /api/v1/teams': async () => ({ url: '/api/v1/teams', ok: 200 }),
+  'POST /api/v1/teams': async () => ({ url: '/api/v1/teams', payload: { id: unique('team'), name: 'Lifts', trade: 'elevator', sites: ['tower-a'] }, ok: 201 }),
+  'GET /api/v1/teams/{id}': async (h) => ({ url: `/api/v1/teams/${(await onCallTeam(h)).team}`, ok: 200 }),
+  'PATCH /api/v1/teams/{id}': async (h) => ({ url: `/api/v1/teams/${(await onCallTeam(h)).team}`, payload: { name: 'renamed' }, ok: 200 }),
+  'DELETE /api/v1/teams/{id}': async (h) => ({ url: `/api/v1/teams/${(await onCallTeam(h)).team}`, ok: 200 }),
+  'GET /api/v1/teams/{id}/responders': async (h) => ({ url: `/api/v1/teams/${(await onCallTeam(h)).team}/responders`, ok: 200 }),
+  'POST /api/v1/teams/{id}/responders': async (h) => ({ url: `/api/v1/teams/${(await onCallTeam(h)).team}/responders`, payload: { id: unique('bo'), name: 'Bo', phone: '+86 138 0013 8000', role: 'technician' }, ok: 201 }),
+  'PATCH /api/v1/teams/{id}/responders/{responder}': async (h) => {
+    const { team, responder } = await onCallTeam(h);
+    return { url: `/api/v1/teams/${team}/responders/${responder}`, payload: { phone: '+86 138 0013 8000' }, ok: 200 };
+  },
+  'DELETE /api/v1/teams/{id}/responders/{responder}': async (h) => {
+    const { team } = await onCallTeam(h);
+    const spare = unique('spare');
+    await made(h, `/teams/${team}/responders`, { id: spare, name: 'Spare', email: 'spare@example.com', role: 'technician' });
+    return { url: `/api/v1/teams/${team}/responders/${spare}`, ok: 200 };
+  },
+  'GET /api/v1/schedules': async () => ({ url: '/api/v1/schedules', ok: 200 }),
+  'POST /api/v1/schedules': async (h) => {
+    const { team, responder } = await onCallTeam(h);
+    return { url: '/api/v1/schedules', payload: { id: unique('days'), team, name: 'Days', time_zone: 'Europe/London', rotation: 'weekly', handoff_weekday: 1, handoff_time: '09:00', start_date: '2026-11-23', responders: [responder] }, ok: 201 };
+  },
+  'GET /api/v1/schedules/{id}': async (h) => ({ url: `/api/v1/schedules/${(await onCallTeam(h)).team}`, ok: 200 }),
+  'PATCH /api/v1/schedules/{id}': async (h) => ({ url: `/api/v1/schedules/${(await onCallTeam(h)).team}`, payload: { handoff_time: '09:00' }, ok: 200 }),
+  'DELETE /api/v1/schedules/{id}': async (h) => ({ url: `/api/v1/schedules/${(await onCallTeam(h)).team}`, ok: 200 }),
+  'GET /api/v1/schedules/{id}/on-call': async (h) => ({ url: `/api/v1/schedules/${(await onCallTeam(h)).team}/on-call?at=2026-11-22T08:00:00Z`, ok: 200 }),
+  'GET /api/v1/schedules/{id}/overrides': async (h) => ({ url: `/api/v1/schedules/${(await onCallTeam(h)).team}/overrides`, ok: 200 }),
+  'POST /api/v1/schedules/{id}/overrides': async (h) => {
+    const { team, responder } = await onCallTeam(h);
+    return { url: `/api/v1/schedules/${team}/overrides`, payload: { responder, from: '2026-12-24T18:00:00+08:00', to: '2026-12-26T08:30:00+08:00', reason: 'holiday' }, ok: 201 };
+  },
+  'DELETE /api/v1/schedules/{id}/overrides/{override}': async (h) => {
+    const { team, override } = await onCallTeam(h);
+    return { url: `/api/v1/schedules/${team}/overrides/${override}`, ok: 200 };
+  },
+  'GET /api/v1/escalation-policies': async () => ({ url: '/api/v1/escalation-policies', ok: 200 }),
+  'POST /api/v1/escalation-policies': async (h) => {
+    const team = unique('team');
+    await made(h, '/teams', { id: team, name: team, trade: 'elevator', sites: ['tower-a'] });
+    return { url: '/api/v1/escalation-policies', payload: { id: team, team, steps: [{ after_minutes: 0, targets: ['manager'], channels: ['email'] }] }, ok: 201 };
+  },
+  'GET /api/v1/escalation-policies/{id}': async (h) => ({ url: `/api/v1/escalation-policies/${(await onCallTeam(h)).team}`, ok: 200 }),
+  'PATCH /api/v1/escalation-policies/{id}': async (h) => ({ url: `/api/v1/escalation-policies/${(await onCallTeam(h)).team}`, payload: { repeat: 2 }, ok: 200 }),
+  'DELETE /api/v1/escalation-policies/{id}': async (h) => ({ url: `/api/v1/escalation-policies/${(await onCallTeam(h)).team}`, ok: 200 }),
   'POST /api/v1/enroll': async (h) => {
     const { token } = await h.security.gateways.issueEnrolmentToken('tower-a', 'gw-01', 'test');
     return { url: '/api/v1/enroll', payload: { token }, ok: 200 };

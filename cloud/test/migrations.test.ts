@@ -3,21 +3,35 @@ import { PostgresServer } from '../../tests/support/postgres.js';
 import { migrate, MIGRATIONS, openEmbeddedDatabase, openPostgresDatabase, Registry, type SqlClient } from '../src/index.js';
 
 const TABLES = [
+  'alarm_history',
+  'alarms',
   'api_tokens',
   'audit_log',
   'buses',
+  'commands',
   'dead_letters',
   'devices',
   'enrolment_tokens',
+  'escalation_policies',
+  'events',
   'gateway_credentials',
   'gateways',
   'ingested_batches',
+  'jobs',
   'latest_readings',
+  'pages',
   'readings',
+  'responders',
+  'schedule_overrides',
+  'schedules',
   'schema_migrations',
   'sessions',
   'sites',
+  'teams',
   'users',
+  'work_order_policies',
+  'work_order_timeline',
+  'work_orders',
 ];
 
 function migrationSuite(name: string, open: () => Promise<{ db: SqlClient; close(): Promise<void> }>) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Influxd } from '../../tests/support/influxd.js';
 import { PostgresServer } from '../../tests/support/postgres.js';
-import { hubSettingsFromEnv, InfluxTelemetryStore, isStoreError, openStores, SqlTelemetryStore } from '../src/index.js';
+import { hubSettingsFromEnv, InfluxTelemetryStore, isStoreError, MIGRATIONS, openStores, SqlTelemetryStore } from '../src/index.js';
 
 /** The production deployment's stores, chosen by the settings: a PostgreSQL server and InfluxDB. */
 describe('opening the stores the settings name', () => {
@@ -20,7 +20,7 @@ describe('opening the stores the settings name', () => {
     const stores = await openStores(hubSettingsFromEnv({ GATEHOUSE_DATABASE_URL: postgres.url, GATEHOUSE_INFLUX_URL: influxd.url }));
     try {
       expect(stores.telemetry).toBeInstanceOf(InfluxTelemetryStore);
-      expect(stores.migrated).toEqual([1, 2, 3]);
+      expect(stores.migrated).toEqual(MIGRATIONS.map((migration) => migration.version));
       await stores.registry.markSeen('tower-a', 'gw-01', ['meter-1'], Date.now());
       expect((await stores.registry.listSites()).map((site) => site.id)).toEqual(['tower-a']);
     } finally {

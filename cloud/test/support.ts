@@ -7,7 +7,16 @@ import {
   hubMetrics,
   People,
   type SecurityDeps,
+  AlarmBook,
+  AlarmDesk,
   BatchLedger,
+  CommandLog,
+  JobQueue,
+  OnCall,
+  PagingChannels,
+  WorkOrderBook,
+  Commander,
+  EventLog,
   LiveFeed,
   migrate,
   openEmbeddedDatabase,
@@ -17,10 +26,37 @@ import {
 } from '../src/index.js';
 
 /** An in-memory PGlite with the schema, and the stores over it. */
-export async function memoryStores() {
+export async function memoryStores(now: () => number = Date.now) {
   const db: SqlClient = await openEmbeddedDatabase(undefined);
   await migrate(db);
-  return { db, registry: new Registry(db), ledger: new BatchLedger(db), telemetry: new SqlTelemetryStore(db), live: new LiveFeed() };
+  const live = new LiveFeed();
+  const commands = new CommandLog(db);
+  const alarms = new AlarmBook(db, now);
+  const orders = new WorkOrderBook(db, now);
+  const oncall = new OnCall(db, now);
+  const jobs = new JobQueue(db, { log: silentLog, now });
+  return {
+    alarms,
+    orders,
+    oncall,
+    jobs,
+    dispatchDeps: (channels: PagingChannels = new PagingChannels({}), publicUrl = 'http://hub.example') => {
+      const desk = new AlarmDesk({ db, alarms, orders, oncall, registry: new Registry(db), jobs, channels, live, log: silentLog, now, publicUrl: () => publicUrl });
+      return { db, alarms, orders, oncall, desk, now };
+    },
+    db,
+    registry: new Registry(db),
+    ledger: new BatchLedger(db),
+    events: new EventLog(db),
+    commands,
+    telemetry: new SqlTelemetryStore(db),
+    live,
+    // Route tests have no broker: a command is recorded, then settled as not sent (503).
+    commander: new Commander({ log: commands, publish: () => Promise.reject(new Error('no broker in this test')), live, logger: silentLog }),
+    commandResult: () => Promise.resolve(),
+    // Ingestion tests store readings; alarms have tests of their own (dispatch.test.ts).
+    alarm: () => Promise.resolve(),
+  };
 }
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -30,9 +66,9 @@ export const ADMIN_PASSWORD = 'correct horse battery staple';
  * the test can move, and the means to log in. `credentialsChanged` calls are recorded.
  */
 export async function securedApp(options: { log?: Logger; rateLimits?: SecurityDeps['rateLimits']; mqttUrl?: string; tls?: { cert: Buffer; key: Buffer } } = {}) {
-  const stores = await memoryStores();
   const clock = { now: Date.UTC(2026, 10, 22, 8, 0, 0) };
   const now = () => clock.now;
+  const stores = await memoryStores(now);
   const security = {
     people: new People(stores.db, now),
     audit: new AuditLog(stores.db, now),
@@ -40,10 +76,11 @@ export async function securedApp(options: { log?: Logger; rateLimits?: SecurityD
   };
   await security.people.createUser({ username: 'admin', role: 'admin', sites: ['*'], password: ADMIN_PASSWORD });
   const changed: Array<[string, string]> = [];
-  const ingestion = { messages: 7, readings_stored: 84, duplicates: 1, rejected: 2, store_retries: 0, lag_ms: 1500, store_available: true };
+  const ingestion = { messages: 7, readings_stored: 84, events_stored: 3, duplicates: 1, rejected: 2, store_retries: 0, lag_ms: 1500, store_available: true };
   const app: FastifyInstance = await buildApp({
     log: options.log ?? silentLog,
     ...stores,
+    dispatch: stores.dispatchDeps(),
     health: { version: '0.0.0-test', startedAt: Date.now(), brokerClients: () => 0, ingestion },
     metrics: hubMetrics(ingestion),
     tls: options.tls,

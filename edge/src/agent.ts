@@ -51,11 +51,20 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
   const pollers: Array<BusPoller | Dlt645BusPoller | OpcuaBusClient> = [];
   const learned = new LearnedGaps(join(loaded.dataDir, 'learned-gaps.json'));
   const commOf = (device: string) => pollers.map((poller) => poller.commSnapshot(device)).find(Boolean) ?? UNKNOWN_COMM;
-  const inventory = (): DeviceInventoryEntry[] =>
-    config.devices.map((device) => {
+  // The gateway's own door lines and its cameras are devices too, so that the hub knows their
+  // kinds (a door can be unlocked) before their first event; nothing polls them, so their comm
+  // status stays unknown.
+  const unpolled: DeviceInventoryEntry[] = [
+    ...(config.gpio?.doors ?? []).map((door) => ({ device: door.device, kind: 'access_controller', profile: 'gateway-gpio-door', comm: UNKNOWN_COMM })),
+    ...(config.lpr?.cameras ?? []).map((camera) => ({ device: camera, kind: 'lpr_camera', profile: 'lpr-push', comm: UNKNOWN_COMM })),
+  ];
+  const inventory = (): DeviceInventoryEntry[] => [
+    ...config.devices.map((device) => {
       const profile = loaded.profiles.get(device.profile)!;
       return { device: device.id, kind: profile.kind, profile: profile.id, comm: commOf(device.id) };
-    });
+    }),
+    ...unpolled,
+  ];
 
   const kindOf = new Map(config.devices.map((device) => [device.id, loaded.profiles.get(device.profile)!.kind]));
   const alarms = new AlarmEngine({ rules: config.alarms, kindOf: (device) => kindOf.get(device) });

@@ -57,6 +57,13 @@ describe('agent configuration', () => {
     expect(pathsOf({ ...minimal, ...change })).toContain(path);
   });
 
+  it('takes a gateway that only listens to cameras, or only watches its own door lines', () => {
+    const { site, gateway, uplink } = minimal;
+    expect(pathsOf({ site, gateway, uplink, lpr: { port: 8081, cameras: ['cam-north-in'] } })).toEqual([]);
+    expect(pathsOf({ site, gateway, uplink, gpio: { driver: 'simulated', doors: [{ device: 'door-side', contact: { line: 17 } }] } })).toEqual([]);
+    expect(pathsOf({ site, gateway, uplink })).toEqual(['devices']);
+  });
+
   it('rejects a device defined twice and a unit used twice on one bus', () => {
     const twice = [minimal.devices[0], { ...minimal.devices[0] }];
     expect(pathsOf({ ...minimal, devices: twice })).toEqual(['devices[1].id', 'devices[1].unit']);

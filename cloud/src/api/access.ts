@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions, onRequestAsyncHookHandler } from 'fastify';
 import { hasScope, seesSite, type Principal, type Role, type Scope } from '../auth/roles.js';
 import type { AuditEntry, AuditLog } from '../store/audit-log.js';
 import type { People } from '../store/people.js';
@@ -24,7 +24,8 @@ export interface RouteAccess {
 export interface SiteOfRoute {
   /** In words, for the access table: e.g. `params.id is a site`. */
   describe: string;
-  of(params: Record<string, string>): string | undefined;
+  /** The site, or undefined when the thing does not exist (the handler then answers 404); may look it up. */
+  of(params: Record<string, string>): string | undefined | Promise<string | undefined>;
   notFound(params: Record<string, string>): ApiError;
 }
 
@@ -75,14 +76,14 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-export function checkAccess(access: RouteAccess, principal: Principal | null, params: Record<string, string>): ApiError | undefined {
+export async function checkAccess(access: RouteAccess, principal: Principal | null, params: Record<string, string>): Promise<ApiError | undefined> {
   if (access.roles === 'public') return undefined;
   if (!principal) return errors.unauthenticated();
   if (access.roles === 'authenticated') return undefined;
   if (!access.roles.includes(principal.role)) return errors.forbidden(`the ${principal.role} role may not do this`);
   if (access.scope && !hasScope(principal, access.scope)) return errors.forbidden(`this token lacks the ${access.scope} scope`);
   if (access.site && access.site !== 'listed') {
-    const site = access.site.of(params);
+    const site = await access.site.of(params);
     if (site !== undefined && !seesSite(principal, site)) return access.site.notFound(params);
   }
   return undefined;
@@ -110,8 +111,9 @@ export function enforceAccess(app: FastifyInstance, people: People, audit: Audit
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD') table.push({ method, url: route.url, access });
     }
-    const check: onRequestHookHandler = (request: FastifyRequest, _reply: FastifyReply, done) => {
-      done(checkAccess(access, request.principal, request.params as Record<string, string>));
+    const check: onRequestAsyncHookHandler = async (request: FastifyRequest) => {
+      const refusal = await checkAccess(access, request.principal, request.params as Record<string, string>);
+      if (refusal) throw refusal;
     };
     route.onRequest = [...[route.onRequest ?? []].flat(), check];
   });

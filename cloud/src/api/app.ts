@@ -14,8 +14,16 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Registry as MetricRegistry } from 'prom-client';
+import type { AlarmBook } from '../alarms/alarm-book.js';
+import type { Commander } from '../commands/commander.js';
+import type { AlarmDesk } from '../dispatch/alarm-desk.js';
+import type { OnCall } from '../oncall/index.js';
+import type { SqlClient } from '../store/sql.js';
+import type { WorkOrderBook } from '../work-orders/work-order-book.js';
 import type { LiveFeed } from '../live/live-feed.js';
 import type { AuditLog } from '../store/audit-log.js';
+import type { CommandLog } from '../store/command-log.js';
+import type { EventLog } from '../store/event-log.js';
 import type { GatewayCredentials } from '../store/gateway-credentials.js';
 import type { People } from '../store/people.js';
 import { enforceAccess } from './access.js';
@@ -24,12 +32,17 @@ import type { Registry } from '../store/registry.js';
 import type { TelemetryStore } from '../store/telemetry/port.js';
 import { ApiError, errors } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
+import { alarmRoutes } from './routes/alarms.js';
 import { authRoutes } from './routes/auth.js';
+import { commandRoutes } from './routes/commands.js';
 import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
 import { gatewayRoutes } from './routes/gateways.js';
 import { peopleRoutes } from './routes/people.js';
 import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { onCallRoutes } from './routes/oncall.js';
+import { workOrderRoutes } from './routes/work-orders.js';
 import { liveRoutes } from './routes/live.js';
 import { seriesRoutes } from './routes/series.js';
 import { siteRoutes } from './routes/sites.js';
@@ -38,11 +51,15 @@ export interface AppDeps {
   log: Logger;
   registry: Registry;
   telemetry: TelemetryStore;
+  events: EventLog;
+  commands: CommandLog;
+  commander: Commander;
   live: LiveFeed;
   health: HealthDeps;
   /** Served at GET /metrics, outside the versioned API, where Prometheus looks. */
   metrics: MetricRegistry;
   security: SecurityDeps;
+  dispatch: DispatchDeps;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: Buffer; key: Buffer } | undefined;
 }
@@ -58,6 +75,16 @@ export interface SecurityDeps {
   credentialsChanged(site: string, gateway: string): Promise<void>;
   /** Requests per client address per minute: logins and enrolments, and everything else. */
   rateLimits: { loginPerMinute: number; apiPerMinute: number };
+}
+
+/** Alarms, work orders and on-call, and the hub's clock they run on. */
+export interface DispatchDeps {
+  db: SqlClient;
+  alarms: AlarmBook;
+  orders: WorkOrderBook;
+  oncall: OnCall;
+  desk: AlarmDesk;
+  now: () => number;
 }
 
 /** The dashboard's built assets, served at `/`. */
@@ -127,8 +154,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Times are milliseconds since the epoch in answers; parameters take the same, or ISO-8601 with an offset.',
           '',
           'Live updates: open a WebSocket to `/api/v1/live`. The hub sends JSON messages:',
-          '`{"type":"readings","readings":[{device,point,ts,value,quality}]}` as readings are stored and',
-          '`{"type":"device","device":{...}}` when a device or its gateway changes state.',
+          '`{"type":"readings","readings":[{device,point,ts,value,quality}]}` as readings are stored,',
+          '`{"type":"events","events":[{device,type,ts,data}]}` as device events are stored,',
+          '`{"type":"device","device":{...}}` when a device or its gateway changes state and',
+          '`{"type":"command","command":{...}}` when a command is sent or settled.',
         ].join('\n'),
         version: deps.health.version,
       },
@@ -142,11 +171,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(deviceRoutes(deps));
       await api.register(seriesRoutes(deps));
       await api.register(siteRoutes(deps.registry));
+      await api.register(eventRoutes(deps.events));
+      await api.register(commandRoutes({ ...deps, audit: security.audit }));
       await api.register(liveRoutes(deps.live));
       await api.register(authRoutes({ ...security, loginPerMinute: security.rateLimits.loginPerMinute, secureCookies: deps.tls !== undefined }));
       await api.register(peopleRoutes(security));
       await api.register(gatewayRoutes({ ...security, enrolPerMinute: security.rateLimits.loginPerMinute }));
       await api.register(auditRoutes(security.audit));
+      await api.register(alarmRoutes(deps.dispatch));
+      await api.register(workOrderRoutes(deps.dispatch));
+      await api.register(onCallRoutes({ oncall: deps.dispatch.oncall, audit: security.audit }));
       api.get('/openapi.json', { schema: { hide: true }, config: { access: { roles: 'public' } } }, async () => app.swagger());
     },
     { prefix: '/api/v1' },

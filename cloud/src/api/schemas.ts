@@ -56,3 +56,19 @@ export const PrincipalBody = z.object({
   role: z.string(),
   sites: z.array(z.string()).describe('the sites it may see; ["*"] for every site'),
 });
+
+export const INSTANT_HELP = 'an ISO-8601 date-time with an offset (2026-11-22T08:00:00Z, 2026-11-22T16:00:00+08:00) or milliseconds since the epoch';
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A time: epoch milliseconds or ISO-8601 with an offset (a local time without one is ambiguous across sites). */
+export const Instant = z
+  .string()
+  .describe(INSTANT_HELP)
+  .transform((text, context) => {
+    const ms = /^\d{1,15}$/.test(text) ? Number(text) : ISO_WITH_OFFSET.test(text) ? Date.parse(text) : NaN;
+    if (Number.isNaN(ms)) {
+      context.addIssue({ code: 'custom', message: INSTANT_HELP });
+      return z.NEVER;
+    }
+    return ms;
+  });

@@ -7,7 +7,23 @@ export const ROLES = ['admin', 'engineer', 'installer', 'billing', 'technician',
 export type Role = (typeof ROLES)[number];
 
 /** What an API token may be limited to; a person's session has every scope. */
-export const SCOPES = ['devices:read', 'sites:read', 'gateways:read', 'gateways:write', 'users:read', 'users:write', 'tokens:write', 'audit:read'] as const;
+export const SCOPES = [
+  'devices:read',
+  'devices:command',
+  'sites:read',
+  'gateways:read',
+  'gateways:write',
+  'users:read',
+  'users:write',
+  'tokens:write',
+  'audit:read',
+  'alarms:read',
+  'alarms:write',
+  'work-orders:read',
+  'work-orders:write',
+  'oncall:read',
+  'oncall:write',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Every site, in a `sites` list. */

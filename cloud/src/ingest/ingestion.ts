@@ -8,11 +8,15 @@ import {
   hubDeviceId,
   parseTopic,
   type Channel,
+  type CommandResultPayload,
   type FieldIssue,
+  type GatehouseEvent,
   type Reading,
 } from '@gatehouse/protocols';
+import type { AlarmInput } from '../alarms/alarm-book.js';
 import type { LiveFeed } from '../live/live-feed.js';
 import type { BatchLedger } from '../store/batch-ledger.js';
+import type { EventLog } from '../store/event-log.js';
 import type { Registry } from '../store/registry.js';
 import type { SqlClient } from '../store/sql.js';
 import type { TelemetryReading, TelemetryStore, WriteResult } from '../store/telemetry/port.js';
@@ -23,7 +27,7 @@ import type { TelemetryReading, TelemetryStore, WriteResult } from '../store/tel
  * among a share group (MQTT 5 §4.8.2; see IngestionBroker.shareGroup).
  */
 const STATE_CHANNELS: readonly Channel[] = ['status', 'devices'];
-const STREAM_CHANNELS: readonly Channel[] = ['telemetry'];
+const STREAM_CHANNELS: readonly Channel[] = ['telemetry', 'events', 'alarms', 'cmd/result'];
 
 /**
  * Connections that take a shared stream subscription. mqtt.js hands a connection's messages
@@ -73,6 +77,7 @@ const DEAD_LETTER_MAX_BYTES = 64 * 1024;
 export interface IngestionCounters {
   messages: number;
   readings_stored: number;
+  events_stored: number;
   duplicates: number;
   rejected: number;
   store_retries: number;
@@ -88,8 +93,13 @@ export interface IngestionDeps {
   telemetry: TelemetryStore;
   registry: Registry;
   ledger: BatchLedger;
+  events: EventLog;
   live: LiveFeed;
   log: Logger;
+  /** An alarm transition, from a gateway's rules or about the gateway itself (see AlarmDesk.receive). */
+  alarm(input: AlarmInput): Promise<void>;
+  /** A gateway's answer to a command the hub sent (see Commander.settle). */
+  commandResult(site: string, gateway: string, result: CommandResultPayload): Promise<void>;
 }
 
 /**
@@ -103,6 +113,7 @@ export class Ingestion {
   readonly counters: IngestionCounters = {
     messages: 0,
     readings_stored: 0,
+    events_stored: 0,
     duplicates: 0,
     rejected: 0,
     store_retries: 0,
@@ -167,6 +178,16 @@ export class Ingestion {
     });
   }
 
+  /**
+   * Publishes at QoS 1 on the replica's main connection, resolving on the broker's PUBACK. A
+   * broker that is not connected now is an error at once: commands are for now, not for later.
+   */
+  async publish(topic: string, payload: string): Promise<void> {
+    const client = this.clients[0];
+    if (!client?.connected) throw new Error('the hub is not connected to its broker');
+    await client.publishAsync(topic, payload, { qos: 1 });
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.clients.map((client) => client.endAsync()));
@@ -185,6 +206,7 @@ export class Ingestion {
         if (!decoded.ok) return this.reject(packet, decoded.issues);
         await this.withRetry(() => this.deps.registry.recordGatewayStatus(site, gateway, decoded.payload));
         this.deps.log.info({ site, gateway, state: decoded.payload.state }, 'gateway status');
+        await this.withRetry(() => this.deps.alarm(gatewayOffline(site, gateway, decoded.payload.state)));
         await this.publishDevicesOf(site, gateway);
         return;
       }
@@ -200,6 +222,25 @@ export class Ingestion {
         const decoded = decodePayload('telemetry', packet.payload);
         if (!decoded.ok) return this.reject(packet, decoded.issues);
         return this.ingestTelemetry(packet, site, gateway, decoded.payload.seq, decoded.payload.readings);
+      }
+      case 'events': {
+        const decoded = decodePayload('events', packet.payload);
+        if (!decoded.ok) return this.reject(packet, decoded.issues);
+        return this.ingestEvents(site, gateway, decoded.payload.seq, decoded.payload.events);
+      }
+      case 'alarms': {
+        const decoded = decodePayload('alarms', packet.payload);
+        if (!decoded.ok) return this.reject(packet, decoded.issues);
+        for (const transition of decoded.payload.alarms) {
+          const input: AlarmInput = { site, gateway, source: hubDeviceId(site, gateway, transition.device), ...transition };
+          await this.withRetry(() => this.deps.alarm(input));
+        }
+        return;
+      }
+      case 'cmd/result': {
+        const decoded = decodePayload('cmd/result', packet.payload);
+        if (!decoded.ok) return this.reject(packet, decoded.issues);
+        return this.withRetry(() => this.deps.commandResult(site, gateway, decoded.payload));
       }
       default:
         return this.reject(packet, [{ path: 'topic', message: `the hub does not ingest "${channel}"` }]);
@@ -245,6 +286,23 @@ export class Ingestion {
   }
 
   /**
+   * Events are few and each matters (a door forced, a plate read at the barrier), so they are
+   * kept in the relational store, where the event log's unique key makes a replay a no-op.
+   * Devices heard of only through their events (cameras, the gateway's own door lines) are
+   * registered by being marked seen.
+   */
+  private async ingestEvents(site: string, gateway: string, seq: number, events: GatehouseEvent[]): Promise<void> {
+    const stored = await this.withRetry(() => this.deps.events.append(site, gateway, seq, events));
+    if (stored.length === 0) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.counters.events_stored += stored.length;
+    await this.markSeen(site, gateway, events);
+    this.deps.live.publish({ type: 'events', events: stored });
+  }
+
+  /**
    * The kinds of a gateway's devices, from the registry once and then from memory until its
    * inventory changes them, or, for a device they do not name, at most every KINDS_REFRESH_MS.
    */
@@ -263,7 +321,7 @@ export class Ingestion {
    * Marks devices seen: at once for a device this hub has not marked yet (which registers it),
    * otherwise with the gateway's other devices heard since, at most once per SEEN_RESOLUTION_MS.
    */
-  private async markSeen(site: string, gateway: string, readings: readonly Reading[]): Promise<void> {
+  private async markSeen(site: string, gateway: string, readings: ReadonlyArray<{ device: string }>): Promise<void> {
     const key = `${site}/${gateway}`;
     const now = Date.now();
     let state = this.seen.get(key);
@@ -327,4 +385,22 @@ export class Ingestion {
       }
     }
   }
+}
+
+/**
+ * A gateway that went offline (its Last Will) is an alarm of its own, under which the silence
+ * of its devices belongs. Stamped on arrival: a Last Will carries the time it was written, at
+ * the gateway's connect, not the time of the loss.
+ */
+function gatewayOffline(site: string, gateway: string, state: 'online' | 'offline'): AlarmInput {
+  return {
+    site,
+    gateway,
+    source: `${site}.${gateway}`,
+    rule: 'gateway_offline',
+    state: state === 'offline' ? 'raised' : 'cleared',
+    severity: 'major',
+    ts: Date.now(),
+    message: state === 'offline' ? `gateway ${gateway} lost its connection to the hub` : `gateway ${gateway} is back online`,
+  };
 }

@@ -1,3 +1,6 @@
+import { ALARMS_MIGRATION } from '../alarms/schema.js';
+import { JOBS_MIGRATION } from '../jobs/schema.js';
+import { ONCALL_MIGRATION } from '../oncall/schema.js';
 import type { SqlClient } from './sql.js';
 
 /**
@@ -186,6 +189,53 @@ export const MIGRATIONS: readonly Migration[] = [
         for each statement execute function audit_log_append_only();
     `,
   },
+  JOBS_MIGRATION,
+  ONCALL_MIGRATION,
+  {
+    version: 6,
+    name: 'device events and commands',
+    sql: `
+      -- Discrete events of a gateway's devices (access granted, door forced, plate read), kept
+      -- once each: a replayed batch carries the same (gateway, seq) and position.
+      create table events (
+        id bigserial primary key,
+        site text not null,
+        gateway text not null,
+        seq bigint not null,
+        position integer not null,
+        device_id text not null,
+        type text not null,
+        ts timestamptz not null,
+        data jsonb not null default '{}',
+        received_at timestamptz not null default now(),
+        unique (site, gateway, seq, position)
+      );
+      create index events_by_device on events (device_id, ts);
+      create index events_by_site on events (site, ts);
+      -- Commands the hub sent to gateways, and what became of each.
+      create table commands (
+        id text primary key,
+        site text not null,
+        gateway text not null,
+        device_id text not null,
+        action text not null,
+        params jsonb not null default '{}',
+        timeout_ms integer not null,
+        requested_by text not null,
+        requested_at timestamptz not null,
+        -- After this the hub stops waiting for a result and answers timeout.
+        deadline timestamptz not null,
+        status text not null default 'pending',
+        error_code text,
+        error_message text,
+        data jsonb,
+        completed_at timestamptz
+      );
+      create index commands_pending on commands (deadline) where status = 'pending';
+      create index commands_by_device on commands (device_id, requested_at);
+    `,
+  },
+  ALARMS_MIGRATION,
 ];
 
 /** Any fixed number; every hub takes this transaction-scoped lock before it migrates. */

@@ -1,6 +1,11 @@
+import { AlarmBook } from '../alarms/alarm-book.js';
+import { OnCall } from '../oncall/index.js';
 import type { HubSettings } from '../settings.js';
+import { WorkOrderBook } from '../work-orders/work-order-book.js';
 import { AuditLog } from './audit-log.js';
 import { BatchLedger } from './batch-ledger.js';
+import { CommandLog } from './command-log.js';
+import { EventLog } from './event-log.js';
 import { GatewayCredentials } from './gateway-credentials.js';
 import { migrate } from './migrations.js';
 import { openEmbeddedDatabase } from './pglite.js';
@@ -16,10 +21,15 @@ export interface HubStores {
   db: SqlClient;
   registry: Registry;
   ledger: BatchLedger;
+  events: EventLog;
+  commands: CommandLog;
   telemetry: TelemetryStore;
   people: People;
   audit: AuditLog;
   gateways: GatewayCredentials;
+  alarms: AlarmBook;
+  orders: WorkOrderBook;
+  oncall: OnCall;
   /** Schema versions this start applied. */
   migrated: number[];
   close(): Promise<void>;
@@ -40,7 +50,7 @@ async function openTelemetry(settings: HubSettings['telemetry'], db: SqlClient):
  * for the registry and bookkeeping (migrated to the current schema), and for readings the same
  * database or InfluxDB (with its retention policies and rollup set up).
  */
-export async function openStores(settings: Pick<HubSettings, 'relational' | 'telemetry'>): Promise<HubStores> {
+export async function openStores(settings: Pick<HubSettings, 'relational' | 'telemetry'>, now: () => number = Date.now): Promise<HubStores> {
   const db = await openRelational(settings.relational);
   try {
     const migrated = await migrate(db);
@@ -49,10 +59,15 @@ export async function openStores(settings: Pick<HubSettings, 'relational' | 'tel
       db,
       registry: new Registry(db),
       ledger: new BatchLedger(db),
+      events: new EventLog(db),
+      commands: new CommandLog(db),
       telemetry,
       people: new People(db),
       audit: new AuditLog(db),
       gateways: new GatewayCredentials(db),
+      alarms: new AlarmBook(db, now),
+      orders: new WorkOrderBook(db, now),
+      oncall: new OnCall(db, now),
       migrated,
       close: async () => {
         await telemetry.close();

@@ -192,8 +192,9 @@ export const AgentConfig = z
     outbox: Outbox.prefault({}),
     metrics: Metrics.prefault({}),
     clock: Clock.prefault({}),
-    buses: z.array(Bus).min(1),
-    devices: z.array(Device).min(1),
+    /** None for a gateway that only listens to cameras or watches its own door lines. */
+    buses: z.array(Bus).default([]),
+    devices: z.array(Device).default([]),
     /** Evaluated at the gateway, so that they fire while the uplink is down. */
     alarms: AlarmRules.default([]),
     /** Doors wired to the gateway's own digital lines. */
@@ -202,6 +203,9 @@ export const AgentConfig = z
     lpr: LprConfig.optional(),
   })
   .superRefine((config, ctx) => {
+    if (config.devices.length === 0 && !config.gpio && !config.lpr) {
+      ctx.addIssue({ code: 'custom', path: ['devices'], message: 'a gateway needs something to watch: devices on its buses, gpio doors or an lpr listener' });
+    }
     const buses = new Set<string>();
     config.buses.forEach((bus, index) => {
       if (buses.has(bus.id)) ctx.addIssue({ code: 'custom', path: ['buses', index, 'id'], message: `bus "${bus.id}" is defined twice` });

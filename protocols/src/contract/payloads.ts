@@ -152,6 +152,7 @@ export type StatusPayload = z.infer<typeof StatusPayload>;
 export type OutboxStatus = z.infer<typeof OutboxStatus>;
 export type GatehouseEvent = z.infer<typeof GatehouseEvent>;
 export type EventsPayload = z.infer<typeof EventsPayload>;
+export type Severity = z.infer<typeof Severity>;
 export type AlarmTransition = z.infer<typeof AlarmTransition>;
 export type AlarmsPayload = z.infer<typeof AlarmsPayload>;
 export type CommStatus = z.infer<typeof CommStatus>;

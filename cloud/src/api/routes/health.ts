@@ -30,6 +30,7 @@ export const healthRoutes =
               ingestion: z.object({
                 messages: z.number(),
                 readings_stored: z.number(),
+                events_stored: z.number(),
                 duplicates: z.number(),
                 rejected: z.number(),
                 store_retries: z.number(),

@@ -16,7 +16,7 @@ export const liveRoutes =
         websocket: true,
         config: { access: { roles: EVERY_ROLE, scope: 'devices:read', site: 'listed' } },
         schema: {
-          summary: 'WebSocket: pushes {type:"readings"} as readings are stored and {type:"device"} as devices change',
+          summary: 'WebSocket: pushes {type:"readings"} and {type:"events"} as they are stored, {type:"device"} as devices change and {type:"command"} as commands progress',
           tags: ['live'],
         },
       },
@@ -25,9 +25,24 @@ export const liveRoutes =
         // What a caller scoped to some sites may see of a message: only their sites' part.
         const visible = (message: LiveMessage): LiveMessage | undefined => {
           if (seesEverySite(principal)) return message;
-          if (message.type === 'device') return seesSite(principal, message.device.site) ? message : undefined;
-          const readings = message.readings.filter((reading) => seesSite(principal, parseHubDeviceId(reading.device)?.site ?? ''));
-          return readings.length > 0 ? { ...message, readings } : undefined;
+          switch (message.type) {
+            case 'device':
+              return seesSite(principal, message.device.site) ? message : undefined;
+            case 'command':
+              return seesSite(principal, message.command.site) ? message : undefined;
+            case 'alarm':
+              return seesSite(principal, message.alarm.site) ? message : undefined;
+            case 'work_order':
+              return seesSite(principal, message.work_order.site) ? message : undefined;
+            case 'events': {
+              const events = message.events.filter((event) => seesSite(principal, event.site));
+              return events.length > 0 ? { ...message, events } : undefined;
+            }
+            case 'readings': {
+              const readings = message.readings.filter((reading) => seesSite(principal, parseHubDeviceId(reading.device)?.site ?? ''));
+              return readings.length > 0 ? { ...message, readings } : undefined;
+            }
+          }
         };
         const unsubscribe = live.subscribe((original) => {
           const message = visible(original);

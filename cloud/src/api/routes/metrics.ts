@@ -14,6 +14,7 @@ export function hubMetrics(ingestion: IngestionCounters): Registry {
     new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
   figure('gatehouse_ingest_messages_total', 'Messages taken off the broker', () => ingestion.messages);
   figure('gatehouse_ingest_readings_stored_total', 'Readings written to the telemetry store', () => ingestion.readings_stored);
+  figure('gatehouse_ingest_events_stored_total', 'Device events written to the event log', () => ingestion.events_stored);
   figure('gatehouse_ingest_duplicates_total', 'Replayed batches recognised and skipped', () => ingestion.duplicates);
   figure('gatehouse_ingest_rejected_total', 'Messages rejected (invalid, or refused by the store)', () => ingestion.rejected);
   figure('gatehouse_ingest_store_retries_total', 'Store operations retried while the store was failing', () => ingestion.store_retries);

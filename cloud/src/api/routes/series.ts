@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AGGREGATIONS, NUMERIC_AGGREGATIONS, windowStart } from '../../store/telemetry/port.js';
 import { errors } from '../errors.js';
 import { catalogueEntry } from '../point-lookup.js';
-import { DeviceParams, ErrorBody } from '../schemas.js';
+import { DeviceParams, ErrorBody, INSTANT_HELP, Instant } from '../schemas.js';
 import { READ_DEVICE, type DeviceRouteDeps } from './devices.js';
 
 /**
@@ -11,22 +11,6 @@ import { READ_DEVICE, type DeviceRouteDeps } from './devices.js';
  * 8,760. More than a chart can show, and a bound on what one request costs the store.
  */
 export const MAX_SERIES_POINTS = 10_000;
-
-const INSTANT_HELP = 'an ISO-8601 date-time with an offset (2026-11-22T08:00:00Z, 2026-11-22T16:00:00+08:00) or milliseconds since the epoch';
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** A time: epoch milliseconds or ISO-8601 with an offset (a local time without one is ambiguous across sites). */
-const Instant = z
-  .string()
-  .describe(INSTANT_HELP)
-  .transform((text, context) => {
-    const ms = /^\d{1,15}$/.test(text) ? Number(text) : ISO_WITH_OFFSET.test(text) ? Date.parse(text) : NaN;
-    if (Number.isNaN(ms)) {
-      context.addIssue({ code: 'custom', message: INSTANT_HELP });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const Window = z

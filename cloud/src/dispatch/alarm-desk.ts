@@ -1,0 +1,293 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { parseHubDeviceId } from '@gatehouse/protocols';
+import type { AlarmBook, AlarmInput, AlarmRecord } from '../alarms/alarm-book.js';
+import type { JobRecord } from '../jobs/job.js';
+import type { JobOutcome, JobQueue } from '../jobs/queue.js';
+import type { LiveFeed } from '../live/live-feed.js';
+import type { OnCall } from '../oncall/index.js';
+import type { Registry } from '../store/registry.js';
+import type { SqlClient } from '../store/sql.js';
+import { PRIORITY_OF_SEVERITY, SEVERITY_RANK, SLA_MS, UNANSWERED } from '../work-orders/lifecycle.js';
+import type { WorkOrderBook, WorkOrderRecord } from '../work-orders/work-order-book.js';
+import type { PagingChannels } from './paging-settings.js';
+import { tradeOfKind } from './trades.js';
+
+const MINUTE = 60_000;
+const STEP_JOB = 'escalation.step';
+const PAGE_JOB = 'page.deliver';
+
+interface StepPayload {
+  order: number;
+  episode: number;
+  round: number;
+  step: number;
+}
+
+interface PagePayload extends StepPayload {
+  responder: string;
+  channel: string;
+}
+
+export interface AlarmDeskDeps {
+  db: SqlClient;
+  alarms: AlarmBook;
+  orders: WorkOrderBook;
+  oncall: OnCall;
+  registry: Registry;
+  jobs: JobQueue;
+  channels: PagingChannels;
+  live: LiveFeed;
+  log: Logger;
+  now: () => number;
+  /** Where people reach the hub (known once it listens): acknowledgement links point here. */
+  publicUrl: () => string;
+}
+
+/**
+ * From alarm to person: applies alarm transitions, opens work orders by policy for the trade's
+ * team, assigns the on-call technician, and runs the escalation policy as durable jobs (one per
+ * step, one per page), until somebody acknowledges. Every job is keyed by order, episode, round
+ * and step (and responder and channel for a page), so that replicas racing on one alarm, or a
+ * hub resuming after a crash, enqueue each step and each page once.
+ */
+export class AlarmDesk {
+  constructor(private readonly deps: AlarmDeskDeps) {}
+
+  /** Registers the escalation and page handlers with the job queue. */
+  register(): void {
+    // A page is one HTTP call or one SMTP exchange; a lease well past their timeouts.
+    this.deps.jobs.handle(STEP_JOB, (job) => this.runStep(job), { leaseMs: 30_000 });
+    this.deps.jobs.handle(PAGE_JOB, (job) => this.deliverPage(job), { leaseMs: 60_000, concurrency: 8 });
+  }
+
+  async receive(input: AlarmInput): Promise<void> {
+    const outcome = await this.deps.alarms.apply(input);
+    switch (outcome.kind) {
+      case 'ignored':
+        return;
+      case 'updated':
+        this.announceAlarm(outcome.alarm);
+        return;
+      case 'flapping': {
+        this.deps.log.warn({ alarm: outcome.alarm.id, source: outcome.alarm.source, rule: outcome.alarm.rule }, 'alarm flapping: held, no new pages');
+        const order = await this.deps.orders.openOfAlarm(alarmKey(outcome.alarm));
+        if (order) await this.deps.orders.note(order.id, 'alarm_flapping', null, { alarm: outcome.alarm.id });
+        this.announceAlarm(outcome.alarm);
+        return;
+      }
+      case 'cleared':
+        await this.cleared(outcome.alarm);
+        this.announceAlarm(outcome.alarm);
+        return;
+      case 'raised':
+        this.announceAlarm(outcome.alarm);
+        if (outcome.pageable) await this.openWorkOrder(outcome.alarm);
+        else this.deps.log.info({ alarm: outcome.alarm.id, flapping: outcome.alarm.flapping, shelved_until: outcome.alarm.shelved_until }, 'alarm raised; not paged');
+        return;
+    }
+  }
+
+  /** Acknowledges a work order: escalation stops, and its alarm is acknowledged too. */
+  async acknowledge(orderId: number, actor: string, via: string): Promise<WorkOrderRecord | undefined> {
+    const order = await this.deps.orders.get(orderId);
+    if (!order) return undefined;
+    if (UNANSWERED.includes(order.status)) {
+      const moved = await this.deps.orders.transition(orderId, 'acknowledged', actor, { via });
+      if (!moved.ok) return order;
+    }
+    await this.stopEscalation(orderId);
+    if (order.alarm_id !== null) await this.deps.alarms.acknowledge(order.alarm_id, actor);
+    const updated = await this.deps.orders.get(orderId);
+    if (updated) this.announceOrder(updated);
+    return updated;
+  }
+
+  /** Acknowledges through a page's code (the link or the code in the message). */
+  async acknowledgeByCode(code: string): Promise<WorkOrderRecord | undefined> {
+    const rows = await this.deps.db.query<{ work_order_id: string; responder: string; channel: string }>(
+      'select work_order_id, responder, channel from pages where ack_code = $1',
+      [code],
+    );
+    const page = rows[0];
+    if (!page) return undefined;
+    const responder = await this.deps.oncall.getResponder(page.responder);
+    return this.acknowledge(Number(page.work_order_id), responder?.name ?? page.responder, `${page.channel} page`);
+  }
+
+  /** After a work order left the unanswered states by hand: no more pages for it. */
+  async stopEscalation(orderId: number): Promise<void> {
+    const cancelled =
+      (await this.deps.jobs.cancel({ keyPrefix: `escalate:wo:${orderId}:` })) + (await this.deps.jobs.cancel({ keyPrefix: `page:wo:${orderId}:` }));
+    if (cancelled > 0) await this.deps.orders.note(orderId, 'escalation_stopped', null, { jobs_cancelled: cancelled });
+  }
+
+  /** Alarms of flapping inputs that have settled: those that settled cleared are cleared now. */
+  async settleFlapping(): Promise<void> {
+    for (const alarm of await this.deps.alarms.settleFlapping()) {
+      await this.cleared(alarm);
+      this.announceAlarm(alarm);
+    }
+  }
+
+  private async openWorkOrder(alarm: AlarmRecord): Promise<void> {
+    const { orders, oncall, registry, log } = this.deps;
+    const policy = await orders.policyFor(alarm.site, alarm.rule);
+    if (SEVERITY_RANK[alarm.severity] < SEVERITY_RANK[policy.min_severity]) return;
+    const device = parseHubDeviceId(alarm.source) ? await registry.getDevice(alarm.source) : undefined;
+    const trade = tradeOfKind(device?.kind ?? null);
+    const team = (await oncall.teamFor(alarm.site, trade)) ?? (await oncall.teamFor(alarm.site, 'general'));
+    const now = this.deps.now();
+    const [primary] = team ? await oncall.resolveTargets(team.id, ['primary'], now) : [];
+    const escalation = team ? await oncall.policyOf(team.id) : null;
+    const priority = PRIORITY_OF_SEVERITY[alarm.severity];
+    const where = device?.serves ? ` (${device.serves})` : '';
+    const opened = await orders.openForAlarm({
+      alarmId: alarm.id,
+      alarmKey: alarmKey(alarm),
+      episode: alarm.episode,
+      site: alarm.site,
+      device: device ? device.id : null,
+      serves: device?.serves ?? null,
+      trade,
+      team: team?.id ?? null,
+      title: `${alarm.severity.toUpperCase()} ${alarm.rule}: ${alarm.source}${where}`,
+      description: alarm.message,
+      priority,
+      slaMs: SLA_MS[priority],
+      raisedAt: alarm.raised_at,
+      assignee: primary ? { id: primary.id, name: primary.name } : null,
+      escalationPolicy: escalation?.id ?? null,
+    });
+    log.info({ alarm: alarm.id, work_order: opened.order.id, outcome: opened.kind, team: team?.id ?? null, assignee: primary?.id ?? null }, 'work order for alarm');
+    this.announceOrder(opened.order);
+    if (opened.kind === 'already_open') return;
+    if (!team) log.warn({ site: alarm.site, trade }, 'no team serves this site for this trade, nor a general one: nobody is paged');
+    else if (!escalation) log.warn({ team: team.id }, 'the team has no escalation policy: nobody is paged');
+    else await this.enqueueStep({ order: opened.order.id, episode: opened.order.episode, round: 1, step: 1 }, now + (escalation.steps[0]?.after_minutes ?? 0) * MINUTE);
+  }
+
+  private async cleared(alarm: AlarmRecord): Promise<void> {
+    const order = await this.deps.orders.openOfAlarm(alarmKey(alarm));
+    if (!order) return;
+    await this.deps.orders.note(order.id, 'alarm_cleared', null, { alarm: alarm.id, at: alarm.cleared_at });
+    const policy = await this.deps.orders.policyFor(alarm.site, alarm.rule);
+    if (!policy.resolve_on_clear) return;
+    const resolved = await this.deps.orders.transition(order.id, 'resolved', null, { reason: 'the alarm cleared' });
+    if (resolved.ok) {
+      await this.stopEscalation(order.id);
+      this.announceOrder(resolved.order);
+    }
+  }
+
+  private async enqueueStep(step: StepPayload, runAt: number): Promise<void> {
+    await this.deps.jobs.enqueue({ kind: STEP_JOB, key: stepKey(step), payload: step, runAt });
+  }
+
+  /** One escalation step: a page to each of its targets on each of its channels, and the next step. */
+  private async runStep(job: JobRecord): Promise<JobOutcome | void> {
+    const step = job.payload as unknown as StepPayload;
+    const { orders, oncall } = this.deps;
+    const order = await orders.get(step.order);
+    if (!order || !UNANSWERED.includes(order.status) || order.episode !== step.episode || !order.team || !order.escalation_policy) return;
+    const policy = await oncall.getPolicy(order.escalation_policy);
+    const current = policy?.steps[step.step - 1];
+    if (!policy || !current) return;
+    const now = this.deps.now();
+    const responders = await oncall.resolveTargets(order.team, current.targets, now);
+    await orders.note(order.id, 'escalated', null, { round: step.round, step: step.step, responders: responders.map((r) => r.id), channels: current.channels });
+    const pages = responders.flatMap((responder) =>
+      current.channels.map((channel) => {
+        const payload: PagePayload = { ...step, responder: responder.id, channel };
+        return { kind: PAGE_JOB, key: pageKey(payload), payload, runAt: now };
+      }),
+    );
+    const next = policy.steps[step.step];
+    const followUp =
+      next !== undefined
+        ? { step: { ...step, step: step.step + 1 }, runAt: now + next.after_minutes * MINUTE }
+        : step.round <= policy.repeat
+          ? { step: { ...step, round: step.round + 1, step: 1 }, runAt: now + (policy.repeat_after_minutes + (policy.steps[0]?.after_minutes ?? 0)) * MINUTE }
+          : undefined;
+    return {
+      followUps: [...pages, ...(followUp ? [{ kind: STEP_JOB, key: stepKey(followUp.step), payload: followUp.step, runAt: followUp.runAt }] : [])],
+    };
+  }
+
+  /**
+   * One page to one person over one channel. Its row (and its acknowledgement code) is made
+   * once; a retried job finds it and sends again only if it was not delivered.
+   */
+  private async deliverPage(job: JobRecord): Promise<void> {
+    const payload = job.payload as unknown as PagePayload;
+    const { orders, oncall, db } = this.deps;
+    const order = await orders.get(payload.order);
+    if (!order || !UNANSWERED.includes(order.status)) return;
+    const id = pageKey(payload);
+    const now = this.deps.now();
+    await db.query(
+      `insert into pages (id, work_order_id, step, round, responder, channel, status, ack_code, created_at)
+       values ($1, $2, $3, $4, $5, $6, 'pending', $7, to_timestamp($8 / 1000.0)) on conflict (id) do nothing`,
+      [id, order.id, payload.step, payload.round, payload.responder, payload.channel, ackCode(), now],
+    );
+    const [page] = await db.query<{ status: string; ack_code: string; attempts: number }>('select status, ack_code, attempts from pages where id = $1', [id]);
+    if (!page || page.status === 'delivered') return;
+    const responder = await oncall.getResponder(payload.responder);
+    const team = order.team ? await oncall.getTeam(order.team) : undefined;
+    const channel = this.deps.channels.channelFor(payload.channel, team?.channels ?? []);
+    const alarm = order.alarm_id === null ? undefined : await this.deps.alarms.get(order.alarm_id);
+    const outcome =
+      !responder || !channel
+        ? { ok: false as const, retryable: false, error: !responder ? `responder "${payload.responder}" no longer exists` : `no "${payload.channel}" channel is set up` }
+        : await channel.deliver(
+            {
+              id,
+              severity: alarm?.severity ?? 'major',
+              site: order.site,
+              device: order.device,
+              title: order.title,
+              body: `${order.description}\nWork order #${order.id}, ${order.priority}, due ${new Date(order.due_at).toISOString()}.`,
+              workOrderId: String(order.id),
+              ackUrl: `${this.deps.publicUrl()}/api/v1/acks/${page.ack_code}`,
+              ackCode: page.ack_code,
+              raisedAt: alarm?.raised_at ?? order.sla_started_at,
+            },
+            { name: responder.name, ...(responder.email ? { email: responder.email } : {}), ...(responder.phone ? { phone: responder.phone } : {}) },
+          );
+    const attempts = page.attempts + 1;
+    const finalAttempt = !outcome.ok && (!outcome.retryable || job.attempts >= job.max_attempts);
+    const status = outcome.ok ? 'delivered' : finalAttempt ? 'failed' : 'retrying';
+    await db.query(
+      `update pages set status = $2, attempts = $3, last_error = $4, delivered_at = case when $2 = 'delivered' then to_timestamp($5 / 1000.0) end where id = $1`,
+      [id, status, attempts, outcome.ok ? null : outcome.error, this.deps.now()],
+    );
+    await orders.note(order.id, outcome.ok ? 'page_delivered' : finalAttempt ? 'page_failed' : 'page_retrying', null, {
+      page: id,
+      responder: payload.responder,
+      channel: payload.channel,
+      attempt: attempts,
+      ...(outcome.ok ? {} : { error: outcome.error }),
+    });
+    if (!outcome.ok && !finalAttempt) throw new Error(outcome.error);
+  }
+
+  private announceAlarm(alarm: AlarmRecord): void {
+    this.deps.live.publish({ type: 'alarm', alarm });
+  }
+
+  private announceOrder(order: WorkOrderRecord): void {
+    this.deps.live.publish({ type: 'work_order', work_order: order });
+  }
+}
+
+/** One open work order per alarm key: the site, the source and the rule. */
+export const alarmKey = (alarm: Pick<AlarmRecord, 'site' | 'source' | 'rule'>) => `${alarm.site}/${alarm.source}/${alarm.rule}`;
+
+const stepKey = (step: StepPayload) => `escalate:wo:${step.order}:e${step.episode}:r${step.round}:s${step.step}`;
+const pageKey = (page: PagePayload) => `page:wo:${page.order}:e${page.episode}:r${page.round}:s${page.step}:${page.responder}:${page.channel}`;
+
+/** Ten characters of an unambiguous alphabet (about 50 bits): short enough to type from an SMS. */
+function ackCode(): string {
+  const alphabet = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+  return [...randomBytes(10)].map((byte) => alphabet[byte % alphabet.length]).join('');
+}

@@ -1,0 +1,98 @@
+import { hubDeviceId, type GatehouseEvent } from '@gatehouse/protocols';
+import type { SqlClient } from './sql.js';
+
+/** An event as the hub keeps it: the device by its hub-wide id. */
+export interface StoredEvent {
+  id: number;
+  site: string;
+  gateway: string;
+  device: string;
+  type: string;
+  ts: number;
+  data: Record<string, unknown>;
+}
+
+export interface EventFilter {
+  /** Only these sites; undefined for every site. */
+  sites?: readonly string[] | undefined;
+  device?: string | undefined;
+  type?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  limit: number;
+}
+
+/**
+ * The devices' discrete events (access granted or denied, doors forced or held open, plate
+ * reads), appended once each: a batch replayed after a lost acknowledgement carries the same
+ * (gateway, seq), and its events the same positions, which the table keeps unique.
+ */
+export class EventLog {
+  constructor(private readonly db: SqlClient) {}
+
+  /** Appends a batch; returns the events not seen before (none for a replay). */
+  async append(site: string, gateway: string, seq: number, events: readonly GatehouseEvent[]): Promise<StoredEvent[]> {
+    const rows = await this.db.query<EventRow>(
+      `insert into events (site, gateway, seq, position, device_id, type, ts, data)
+       select $1, $2, $3, position, device_id, type, to_timestamp(ts / 1000.0), data::jsonb
+       from unnest($4::int[], $5::text[], $6::text[], $7::float8[], $8::text[]) as batch (position, device_id, type, ts, data)
+       on conflict (site, gateway, seq, position) do nothing
+       returning ${COLUMNS}`,
+      [
+        site,
+        gateway,
+        seq,
+        events.map((_, position) => position),
+        events.map((event) => hubDeviceId(site, gateway, event.device)),
+        events.map((event) => event.type),
+        events.map((event) => event.ts),
+        events.map((event) => JSON.stringify(event.data)),
+      ],
+    );
+    return rows.map(toStored);
+  }
+
+  /** The newest events first. */
+  async list(filter: EventFilter): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: (placeholder: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(clause(`$${params.length}`));
+    };
+    if (filter.sites) add((p) => `site = any(${p}::text[])`, filter.sites);
+    if (filter.device !== undefined) add((p) => `device_id = ${p}`, filter.device);
+    if (filter.type !== undefined) add((p) => `type = ${p}`, filter.type);
+    if (filter.from !== undefined) add((p) => `ts >= to_timestamp(${p} / 1000.0)`, filter.from);
+    if (filter.to !== undefined) add((p) => `ts < to_timestamp(${p} / 1000.0)`, filter.to);
+    params.push(filter.limit);
+    const rows = await this.db.query<EventRow>(
+      `select ${COLUMNS} from events ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+       order by ts desc, id desc limit $${params.length}`,
+      params,
+    );
+    return rows.map(toStored);
+  }
+}
+
+interface EventRow {
+  id: string | number;
+  site: string;
+  gateway: string;
+  device_id: string;
+  type: string;
+  ts: number;
+  data: Record<string, unknown>;
+}
+
+const COLUMNS = `id, site, gateway, device_id, type, (extract(epoch from ts) * 1000)::float8 as ts, data`;
+
+const toStored = (row: EventRow): StoredEvent => ({
+  id: Number(row.id),
+  site: row.site,
+  gateway: row.gateway,
+  device: row.device_id,
+  type: row.type,
+  ts: Math.round(row.ts),
+  data: row.data,
+});
