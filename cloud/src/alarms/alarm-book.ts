@@ -1,4 +1,5 @@
 import type { Severity } from '@gatehouse/protocols';
+import { epochMsAs, SqlFilter } from '../store/sql-fragments.js';
 import type { SqlClient, SqlTransaction } from '../store/sql.js';
 
 /** One alarm transition as a rule reported it, at the edge or in the hub. */
@@ -208,21 +209,15 @@ export class AlarmBook {
 
   /** Alarms that ever raised, active first, newest first. */
   async list(filter: AlarmFilter): Promise<AlarmRecord[]> {
-    const where = ['episode > 0'];
-    const params: unknown[] = [];
-    const add = (clause: (placeholder: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(`$${params.length}`));
-    };
-    if (filter.sites) add((p) => `site = any(${p}::text[])`, filter.sites);
-    if (filter.state !== undefined) add((p) => `state = ${p}`, filter.state);
-    if (filter.severity !== undefined) add((p) => `severity = ${p}`, filter.severity);
-    if (filter.acknowledged !== undefined) add((p) => `acknowledged = ${p}`, filter.acknowledged);
-    if (filter.source !== undefined) add((p) => `source = ${p}`, filter.source);
-    params.push(filter.limit);
+    const where = new SqlFilter(['episode > 0'])
+      .when(filter.sites, (p) => `site = any(${p}::text[])`)
+      .when(filter.state, (p) => `state = ${p}`)
+      .when(filter.severity, (p) => `severity = ${p}`)
+      .when(filter.acknowledged, (p) => `acknowledged = ${p}`)
+      .when(filter.source, (p) => `source = ${p}`);
     const rows = await this.db.query<AlarmRow>(
-      `select ${COLUMNS} from alarms where ${where.join(' and ')} order by state = 'active' desc, raised_at desc limit $${params.length}`,
-      params,
+      `select ${COLUMNS} from alarms ${where.where} order by state = 'active' desc, raised_at desc limit ${where.param(filter.limit)}`,
+      where.params,
     );
     return rows.map(toRecord);
   }
@@ -274,9 +269,8 @@ interface AlarmRow extends Omit<AlarmRecord, 'id' | 'parent_id'> {
   last_transition_at: number;
 }
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8 as ${column}`;
-const COLUMNS = `id, site, gateway, source, rule, severity, state, input_state, acknowledged, acknowledged_by, ${ms('acknowledged_at')},
-  message, value, ${ms('raised_at')}, ${ms('cleared_at')}, ${ms('last_transition_at')}, episode, flapping, ${ms('shelved_until')}, shelved_by, parent_id`;
+const COLUMNS = `id, site, gateway, source, rule, severity, state, input_state, acknowledged, acknowledged_by, ${epochMsAs('acknowledged_at')},
+  message, value, ${epochMsAs('raised_at')}, ${epochMsAs('cleared_at')}, ${epochMsAs('last_transition_at')}, episode, flapping, ${epochMsAs('shelved_until')}, shelved_by, parent_id`;
 
 const round = (value: number | null) => (value === null ? null : Math.round(value));
 

@@ -1,4 +1,5 @@
 import type { CommandPayload, CommandResultPayload } from '@gatehouse/protocols';
+import { epochMsAs } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** Where a command stands: waiting for its gateway's answer, or finished one way or another. */
@@ -126,9 +127,8 @@ interface CommandRow {
   completed_at: number | null;
 }
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8 as ${column}`;
-const COLUMNS = `id, site, gateway, device_id, action, params, timeout_ms, requested_by, ${ms('requested_at')}, ${ms('deadline')},
-  status, error_code, error_message, data, ${ms('completed_at')}`;
+const COLUMNS = `id, site, gateway, device_id, action, params, timeout_ms, requested_by, ${epochMsAs('requested_at')}, ${epochMsAs('deadline')},
+  status, error_code, error_message, data, ${epochMsAs('completed_at')}`;
 
 const toRecord = (row: CommandRow): CommandRecord => ({
   id: row.id,

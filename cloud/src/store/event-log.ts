@@ -1,4 +1,5 @@
 import { hubDeviceId, type GatehouseEvent } from '@gatehouse/protocols';
+import { SqlFilter } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** An event as the hub keeps it: the device by its hub-wide id. */
@@ -54,22 +55,15 @@ export class EventLog {
 
   /** The newest events first. */
   async list(filter: EventFilter): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: (placeholder: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(`$${params.length}`));
-    };
-    if (filter.sites) add((p) => `site = any(${p}::text[])`, filter.sites);
-    if (filter.device !== undefined) add((p) => `device_id = ${p}`, filter.device);
-    if (filter.type !== undefined) add((p) => `type = ${p}`, filter.type);
-    if (filter.from !== undefined) add((p) => `ts >= to_timestamp(${p} / 1000.0)`, filter.from);
-    if (filter.to !== undefined) add((p) => `ts < to_timestamp(${p} / 1000.0)`, filter.to);
-    params.push(filter.limit);
+    const where = new SqlFilter()
+      .when(filter.sites, (p) => `site = any(${p}::text[])`)
+      .when(filter.device, (p) => `device_id = ${p}`)
+      .when(filter.type, (p) => `type = ${p}`)
+      .when(filter.from, (p) => `ts >= to_timestamp(${p} / 1000.0)`)
+      .when(filter.to, (p) => `ts < to_timestamp(${p} / 1000.0)`);
     const rows = await this.db.query<EventRow>(
-      `select ${COLUMNS} from events ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-       order by ts desc, id desc limit $${params.length}`,
-      params,
+      `select ${COLUMNS} from events ${where.where} order by ts desc, id desc limit ${where.param(filter.limit)}`,
+      where.params,
     );
     return rows.map(toStored);
   }

@@ -1,4 +1,5 @@
 import type { Severity } from '@gatehouse/protocols';
+import { epochMsAs, SqlFilter } from '../store/sql-fragments.js';
 import type { SqlClient, SqlTransaction } from '../store/sql.js';
 import { dueAt, FINISHED, isLegal, type Priority, type WorkOrderStatus } from './lifecycle.js';
 
@@ -212,20 +213,14 @@ export class WorkOrderBook {
   }
 
   async list(filter: WorkOrderFilter): Promise<WorkOrderRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: (placeholder: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(`$${params.length}`));
-    };
-    if (filter.sites) add((p) => `site = any(${p}::text[])`, filter.sites);
-    if (filter.status !== undefined) add((p) => `status = ${p}`, filter.status);
-    if (filter.assignee !== undefined) add((p) => `assignee = ${p}`, filter.assignee);
-    if (filter.trade !== undefined) add((p) => `trade = ${p}`, filter.trade);
-    params.push(filter.limit);
+    const where = new SqlFilter()
+      .when(filter.sites, (p) => `site = any(${p}::text[])`)
+      .when(filter.status, (p) => `status = ${p}`)
+      .when(filter.assignee, (p) => `assignee = ${p}`)
+      .when(filter.trade, (p) => `trade = ${p}`);
     const rows = await this.db.query<WorkOrderRow>(
-      `select ${COLUMNS} from work_orders ${where.length > 0 ? `where ${where.join(' and ')}` : ''} order by id desc limit $${params.length}`,
-      params,
+      `select ${COLUMNS} from work_orders ${where.where} order by id desc limit ${where.param(filter.limit)}`,
+      where.params,
     );
     const now = this.now();
     return rows.map((row) => toRecord(row, now));
@@ -293,10 +288,9 @@ interface WorkOrderRow {
   closed_at: number | null;
 }
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8 as ${column}`;
 const COLUMNS = `id, alarm_id, site, device, serves, trade, team, title, description, priority, status, assignee, assignee_name,
-  escalation_policy, episode, reopened_from, ${ms('sla_started_at')}, sla_ms, sla_paused_ms, ${ms('on_hold_since')},
-  ${ms('created_at')}, ${ms('updated_at')}, ${ms('resolved_at')}, ${ms('closed_at')}`;
+  escalation_policy, episode, reopened_from, ${epochMsAs('sla_started_at')}, sla_ms, sla_paused_ms, ${epochMsAs('on_hold_since')},
+  ${epochMsAs('created_at')}, ${epochMsAs('updated_at')}, ${epochMsAs('resolved_at')}, ${epochMsAs('closed_at')}`;
 
 const round = (value: number | null) => (value === null ? null : Math.round(value));
 const idOrNull = (value: string | number | null) => (value === null ? null : Number(value));

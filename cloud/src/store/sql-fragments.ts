@@ -1,0 +1,34 @@
+/**
+ * Pieces of SQL the stores share: a timestamp column as epoch milliseconds, and the filter of
+ * a list query built from whichever of its fields the caller gave.
+ */
+
+/** `column` as float milliseconds since the epoch, named after itself. */
+export const epochMsAs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8 as ${column}`;
+
+/** Conditions joined with AND, each value passed as a numbered parameter, never spliced in. */
+export class SqlFilter {
+  readonly params: unknown[] = [];
+  private readonly conditions: string[];
+
+  constructor(fixed: readonly string[] = []) {
+    this.conditions = [...fixed];
+  }
+
+  /** Adds `clause(placeholder)` unless the value was not given. */
+  when(value: unknown, clause: (placeholder: string) => string): this {
+    if (value !== undefined) this.conditions.push(clause(this.param(value)));
+    return this;
+  }
+
+  /** A placeholder for one more parameter (a limit, say). */
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  /** `where …`, or nothing when no condition was added. */
+  get where(): string {
+    return this.conditions.length > 0 ? `where ${this.conditions.join(' and ')}` : '';
+  }
+}
