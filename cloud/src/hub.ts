@@ -147,7 +147,8 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
 async function ensureFirstAdmin(stores: HubStores, configured: string | undefined, say: (line: string) => void): Promise<void> {
   if ((await stores.people.countUsers()) > 0) return;
   const password = configured ?? generatedPassword();
-  const user = await stores.people.createUser({ username: FIRST_ADMIN, role: 'admin', sites: [ALL_SITES], password });
+  const user = await stores.people.createUserIfAbsent({ username: FIRST_ADMIN, role: 'admin', sites: [ALL_SITES], password });
+  if (!user) return;
   await stores.audit.record({
     actor: null,
     actorKind: 'system',

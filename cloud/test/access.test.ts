@@ -147,6 +147,13 @@ const CALLS: Record<string, (h: Harness) => Promise<Call>> = {
   'GET /api/v1/work-orders/{id}': async (h) => ({ url: `/api/v1/work-orders/${(await aWorkOrder(h)).order.id}`, ok: 200 }),
   'POST /api/v1/work-orders/{id}/transition': async (h) => ({ url: `/api/v1/work-orders/${(await aWorkOrder(h)).order.id}/transition`, payload: { to: 'cancelled', note: 'duplicate' }, ok: 200 }),
   'POST /api/v1/work-orders/{id}/comments': async (h) => ({ url: `/api/v1/work-orders/${(await aWorkOrder(h)).order.id}/comments`, payload: { text: 'parts ordered' }, ok: 201 }),
+  'GET /api/v1/work-order-policies': async () => ({ url: '/api/v1/work-order-policies', ok: 200 }),
+  'PUT /api/v1/work-order-policies/{site}/{rule}': async () => ({ url: '/api/v1/work-order-policies/tower-a/lift-fault', payload: { min_severity: 'minor', resolve_on_clear: true }, ok: 200 }),
+  'DELETE /api/v1/work-order-policies/{site}/{rule}': async (h) => {
+    const rule = unique('rule');
+    await h.stores.orders.setPolicy('tower-a', rule, { min_severity: 'critical', resolve_on_clear: false });
+    return { url: `/api/v1/work-order-policies/tower-a/${rule}`, ok: 204 };
+  },
   'GET /api/v1/acks/{code}': async (h) => ({ url: `/api/v1/acks/${(await aWorkOrder(h)).code}`, ok: 200 }),
   'POST /api/v1/acks/{code}': async (h) => ({ url: `/api/v1/acks/${(await aWorkOrder(h)).code}`, ok: 200 }),
   'GET /api/v1/teams': async () => ({ url: '/api/v1/teams', ok: 200 }),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpListener, type HttpListener } from '../support/http-listener.js';
 import { startTestHub, type TestHub } from '../support/hub.js';
+import { createLiftTeam } from '../support/oncall.js';
 import { eventually, type Proc } from '../support/processes.js';
 import { startSmtpServer, type SmtpServer } from '../support/smtp.js';
 import { control, startAgent, startDeviceSim } from './site-support.js';
@@ -41,18 +42,7 @@ describe('a trapped passenger becomes a work order and a page', () => {
   let lift: Awaited<ReturnType<typeof startDeviceSim>>;
   let agent: Proc;
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${hub.httpUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${hub.session}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
-  const create = async (path: string, body: unknown) => {
-    const { status, body: answer } = await call('POST', path, body);
-    if (status !== 201) throw new Error(`POST ${path}: ${status} ${JSON.stringify(answer)}`);
-  };
+  const call = (method: string, path: string, body?: unknown) => hub.call(method, path, body);
   const pagesTo = (name: string) => webhook.requests.map((request) => JSON.parse(request.body) as WebhookPage).filter((page) => page.recipient.name === name);
 
   beforeAll(async () => {
@@ -67,37 +57,13 @@ describe('a trapped passenger becomes a work order and a page', () => {
     );
     hub = await startTestHub(join(dir, 'hub'), { GATEHOUSE_PAGING_FILE: paging, GATEHOUSE_CLOCK_RATE: String(CLOCK_RATE) });
 
-    await create('/api/v1/teams', { id: 'lifts', name: 'Lift contractor', trade: 'elevator', sites: ['tower-a'], contractor: 'Shenzhen Lift Service', channels: [] });
-    for (const [id, name, role] of [
-      ['li-wei', 'Li Wei', 'technician'],
-      ['zhang-min', 'Zhang Min', 'technician'],
-      ['chen-jie', 'Chen Jie', 'manager'],
-    ] as const) {
-      await create('/api/v1/teams/lifts/responders', { id, name, role, user_id: null, email: `${id}@lift.example`, phone: null });
-    }
-    const today = new Date().toISOString().slice(0, 10);
-    await create('/api/v1/schedules', {
-      id: 'lifts-rota',
-      team: 'lifts',
-      name: 'Lift call-out',
-      time_zone: 'Asia/Shanghai',
-      rotation: 'weekly',
-      handoff_time: '09:00',
-      handoff_weekday: 1,
-      start_date: today,
-      responders: ['li-wei'],
-      secondary_responders: ['zhang-min'],
-    });
-    await create('/api/v1/escalation-policies', {
-      id: 'lifts-urgent',
-      team: 'lifts',
+    await createLiftTeam(hub, {
+      startDate: new Date().toISOString().slice(0, 10),
       steps: [
         { after_minutes: 0, targets: ['primary'], channels: ['webhook', 'email'] },
         { after_minutes: 5, targets: ['secondary'], channels: ['webhook'] },
         { after_minutes: 5, targets: ['manager'], channels: ['webhook'] },
       ],
-      repeat: 0,
-      repeat_after_minutes: 10,
     });
 
     lift = await startDeviceSim('reference-elevator', [3], ['--tick-ms', '100']);

@@ -18,6 +18,8 @@ export interface TestHub {
   session: string;
   /** GET on the API as the administrator. */
   api(path: string): Promise<Response>;
+  /** Any request to the API as the administrator, with a JSON body; the answer's status and JSON. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   /**
    * Creates a gateway as the administrator and enrols it as an installer would, with
    * `gatehouse-edge enroll`; returns the credentials file it wrote.
@@ -52,6 +54,14 @@ export async function startTestHub(dataDir: string, env: NodeJS.ProcessEnv = {})
     mqttUrl: String(ready.mqtt_url),
     session,
     api: (path) => fetch(`${httpUrl}${path}`, { headers: authorised }),
+    call: async (method, path, body) => {
+      const response = await fetch(`${httpUrl}${path}`, {
+        method,
+        headers: { ...authorised, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    },
     enrolGateway: async (site, gateway) => {
       const created = await fetch(`${httpUrl}/api/v1/sites/${site}/gateways`, {
         method: 'POST',

@@ -105,7 +105,11 @@ export class AlarmBook {
       if (input.ts <= Math.round(row!.last_transition_at)) return { kind: 'ignored', reason: 'replay' } as const;
       // A clear of an alarm that never raised is as unchanged as a repeat.
       const unchanged = input.state === alarm.input_state && (alarm.episode > 0 || input.state === 'cleared');
-      await tx.query(`update alarms set last_transition_at = to_timestamp($2 / 1000.0) where id = $1`, [alarm.id, input.ts]);
+      await tx.query(`update alarms set last_transition_at = to_timestamp($2 / 1000.0), input_changed_at = to_timestamp($3 / 1000.0) where id = $1`, [
+        alarm.id,
+        input.ts,
+        this.now(),
+      ]);
       if (unchanged) {
         if (input.state === 'cleared') return { kind: 'ignored', reason: 'unchanged' } as const;
         // A repeat of an active alarm: the newest message, value and severity, no new episode.
@@ -117,7 +121,15 @@ export class AlarmBook {
       const flapping = await this.flappingAfter(tx, alarm, input.ts);
       if (flapping && !alarm.flapping) {
         await this.note(tx, alarm.id, input.ts, 'flapping', null, { transitions_in_window: this.flappingPolicy.transitions + 1 });
-        const held = await this.update(tx, alarm.id, `flapping = true, state = 'active', input_state = $2, cleared_at = null`, [input.state]);
+        // Held active; if it had cleared, holding it is a new episode, raised now.
+        const reactivated = alarm.state === 'cleared';
+        const held = await this.update(
+          tx,
+          alarm.id,
+          `flapping = true, state = 'active', input_state = $2, cleared_at = null,
+           episode = episode + $3, raised_at = case when $3 = 1 then to_timestamp($4 / 1000.0) else raised_at end`,
+          [input.state, reactivated ? 1 : 0, input.ts],
+        );
         return { kind: 'flapping', alarm: held } as const;
       }
       if (alarm.flapping) {
@@ -141,8 +153,8 @@ export class AlarmBook {
   }
 
   /**
-   * Ends flapping for alarms whose input has been quiet for a whole window, applying the state
-   * the input settled in. Returns the alarms that cleared by it (a settled raise stays active,
+   * Ends flapping for alarms whose input has been quiet for a whole window (by the hub's clock),
+   * applying the state the input settled in. Returns the alarms that cleared by it (a settled raise stays active,
    * already paged for when it first raised).
    */
   async settleFlapping(): Promise<AlarmRecord[]> {
@@ -150,7 +162,7 @@ export class AlarmBook {
     const quietSince = now - this.flappingPolicy.windowMs;
     return this.db.transaction(async (tx) => {
       const rows = await tx.query<AlarmRow>(
-        `select ${COLUMNS} from alarms where flapping and last_transition_at < to_timestamp($1 / 1000.0) for update skip locked`,
+        `select ${COLUMNS} from alarms where flapping and input_changed_at < to_timestamp($1 / 1000.0) for update skip locked`,
         [quietSince],
       );
       const cleared: AlarmRecord[] = [];

@@ -117,3 +117,17 @@ export const ALARMS_MIGRATION: Migration = {
     insert into work_order_policies (site, rule, min_severity, resolve_on_clear) values ('*', '*', 'major', false);
   `,
 };
+
+/**
+ * When the hub last applied a transition of an alarm, on the hub's own clock: a flapping alarm
+ * is released once its input has been quiet for a whole window by that clock, whatever the
+ * clock of the gateway that reported it says.
+ */
+export const ALARM_INPUT_CLOCK_MIGRATION: Migration = {
+  version: 8,
+  name: "alarms: when the hub last heard an alarm's input",
+  sql: `
+    alter table alarms add column input_changed_at timestamptz;
+    update alarms set input_changed_at = last_transition_at;
+  `,
+};

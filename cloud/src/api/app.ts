@@ -42,6 +42,7 @@ import { peopleRoutes } from './routes/people.js';
 import { healthRoutes, type HealthDeps } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { onCallRoutes } from './routes/oncall.js';
+import { workOrderPolicyRoutes } from './routes/work-order-policies.js';
 import { workOrderRoutes } from './routes/work-orders.js';
 import { liveRoutes } from './routes/live.js';
 import { seriesRoutes } from './routes/series.js';
@@ -180,6 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(auditRoutes(security.audit));
       await api.register(alarmRoutes(deps.dispatch));
       await api.register(workOrderRoutes(deps.dispatch));
+      await api.register(workOrderPolicyRoutes(deps.dispatch));
       await api.register(onCallRoutes({ oncall: deps.dispatch.oncall, audit: security.audit }));
       api.get('/openapi.json', { schema: { hide: true }, config: { access: { roles: 'public' } } }, async () => app.swagger());
     },

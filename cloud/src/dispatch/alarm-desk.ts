@@ -16,6 +16,8 @@ import { tradeOfKind } from './trades.js';
 const MINUTE = 60_000;
 const STEP_JOB = 'escalation.step';
 const PAGE_JOB = 'page.deliver';
+/** A reopened order does not page a responder again who was paged about it this recently. */
+const REPAGE_QUIET_MS = 15 * MINUTE;
 
 interface StepPayload {
   order: number;
@@ -63,6 +65,10 @@ export class AlarmDesk {
 
   async receive(input: AlarmInput): Promise<void> {
     const outcome = await this.deps.alarms.apply(input);
+    this.deps.log.info(
+      { source: input.source, rule: input.rule, state: input.state, ts: input.ts, outcome: outcome.kind, ...(outcome.kind === 'ignored' ? { reason: outcome.reason } : {}) },
+      'alarm transition',
+    );
     switch (outcome.kind) {
       case 'ignored':
         return;
@@ -71,9 +77,10 @@ export class AlarmDesk {
         return;
       case 'flapping': {
         this.deps.log.warn({ alarm: outcome.alarm.id, source: outcome.alarm.source, rule: outcome.alarm.rule }, 'alarm flapping: held, no new pages');
-        const order = await this.deps.orders.openOfAlarm(alarmKey(outcome.alarm));
-        if (order) await this.deps.orders.note(order.id, 'alarm_flapping', null, { alarm: outcome.alarm.id });
         this.announceAlarm(outcome.alarm);
+        // Held active, it keeps (or gets back) an open order, which is told why nobody is paged.
+        const order = await this.openWorkOrder(outcome.alarm, { escalate: false });
+        if (order) await this.deps.orders.note(order.id, 'alarm_flapping', null, { alarm: outcome.alarm.id });
         return;
       }
       case 'cleared':
@@ -82,7 +89,7 @@ export class AlarmDesk {
         return;
       case 'raised':
         this.announceAlarm(outcome.alarm);
-        if (outcome.pageable) await this.openWorkOrder(outcome.alarm);
+        if (outcome.pageable) await this.openWorkOrder(outcome.alarm, { escalate: true });
         else this.deps.log.info({ alarm: outcome.alarm.id, flapping: outcome.alarm.flapping, shelved_until: outcome.alarm.shelved_until }, 'alarm raised; not paged');
         return;
     }
@@ -130,10 +137,14 @@ export class AlarmDesk {
     }
   }
 
-  private async openWorkOrder(alarm: AlarmRecord): Promise<void> {
+  /**
+   * Opens (or reopens) the order for an alarm's episode, if the policy wants one, and with
+   * `escalate` starts paging for it. Undefined when the policy opens no order for this alarm.
+   */
+  private async openWorkOrder(alarm: AlarmRecord, { escalate }: { escalate: boolean }): Promise<WorkOrderRecord | undefined> {
     const { orders, oncall, registry, log } = this.deps;
     const policy = await orders.policyFor(alarm.site, alarm.rule);
-    if (SEVERITY_RANK[alarm.severity] < SEVERITY_RANK[policy.min_severity]) return;
+    if (SEVERITY_RANK[alarm.severity] < SEVERITY_RANK[policy.min_severity]) return undefined;
     const device = parseHubDeviceId(alarm.source) ? await registry.getDevice(alarm.source) : undefined;
     const trade = tradeOfKind(device?.kind ?? null);
     const team = (await oncall.teamFor(alarm.site, trade)) ?? (await oncall.teamFor(alarm.site, 'general'));
@@ -161,10 +172,11 @@ export class AlarmDesk {
     });
     log.info({ alarm: alarm.id, work_order: opened.order.id, outcome: opened.kind, team: team?.id ?? null, assignee: primary?.id ?? null }, 'work order for alarm');
     this.announceOrder(opened.order);
-    if (opened.kind === 'already_open') return;
+    if (opened.kind === 'already_open' || !escalate) return opened.order;
     if (!team) log.warn({ site: alarm.site, trade }, 'no team serves this site for this trade, nor a general one: nobody is paged');
     else if (!escalation) log.warn({ team: team.id }, 'the team has no escalation policy: nobody is paged');
     else await this.enqueueStep({ order: opened.order.id, episode: opened.order.episode, round: 1, step: 1 }, now + (escalation.steps[0]?.after_minutes ?? 0) * MINUTE);
+    return opened.order;
   }
 
   private async cleared(alarm: AlarmRecord): Promise<void> {
@@ -231,7 +243,18 @@ export class AlarmDesk {
       [id, order.id, payload.step, payload.round, payload.responder, payload.channel, ackCode(), now],
     );
     const [page] = await db.query<{ status: string; ack_code: string; attempts: number }>('select status, ack_code, attempts from pages where id = $1', [id]);
-    if (!page || page.status === 'delivered') return;
+    if (!page || page.status === 'delivered' || page.status === 'suppressed') return;
+    const pagedAgo = await this.recentlyPagedForEarlierEpisode(payload, now);
+    if (pagedAgo !== undefined) {
+      await db.query(`update pages set status = 'suppressed' where id = $1`, [id]);
+      await orders.note(order.id, 'page_suppressed', null, {
+        page: id,
+        responder: payload.responder,
+        channel: payload.channel,
+        reason: `paged about this order ${Math.round(pagedAgo / 1000)} s ago, before it was reopened`,
+      });
+      return;
+    }
     const responder = await oncall.getResponder(payload.responder);
     const team = order.team ? await oncall.getTeam(order.team) : undefined;
     const channel = this.deps.channels.channelFor(payload.channel, team?.channels ?? []);
@@ -269,6 +292,21 @@ export class AlarmDesk {
       ...(outcome.ok ? {} : { error: outcome.error }),
     });
     if (!outcome.ok && !finalAttempt) throw new Error(outcome.error);
+  }
+
+  /**
+   * How long ago this responder was paged over this channel about an earlier episode of the
+   * order, if within REPAGE_QUIET_MS: an alarm that clears and comes back (resolving and reopening
+   * its order) must not page the same person again for every swing before it counts as flapping.
+   */
+  private async recentlyPagedForEarlierEpisode(page: PagePayload, now: number): Promise<number | undefined> {
+    const [row] = await this.deps.db.query<{ delivered_at: number }>(
+      `select (extract(epoch from max(delivered_at)) * 1000)::float8 as delivered_at from pages
+       where work_order_id = $1 and responder = $2 and channel = $3 and status = 'delivered' and not starts_with(id, $4)`,
+      [page.order, page.responder, page.channel, `page:wo:${page.order}:e${page.episode}:`],
+    );
+    const ago = row?.delivered_at == null ? undefined : now - row.delivered_at;
+    return ago !== undefined && ago < REPAGE_QUIET_MS ? ago : undefined;
   }
 
   private announceAlarm(alarm: AlarmRecord): void {

@@ -47,6 +47,14 @@ const TOKEN_COLUMNS = `id::float8 as id, name, role, sites, scopes, created_by, 
 
 const iso = (at: number) => new Date(at).toISOString();
 
+
+interface NewUser {
+  username: string;
+  role: Role;
+  sites: string[];
+  password: string;
+}
+
 /** People (users with a role and sites), their login sessions, and API tokens for integrations. */
 export class People {
   constructor(
@@ -59,13 +67,25 @@ export class People {
     return row?.n ?? 0;
   }
 
-  async createUser(input: { username: string; role: Role; sites: string[]; password: string }): Promise<UserRecord> {
+  async createUser(input: NewUser): Promise<UserRecord> {
+    return (await this.insertUser(input, ''))!;
+  }
+
+  /**
+   * Creates the user unless one of that name exists; undefined when it did. Replicas starting
+   * together on an empty database each try to create the first administrator: one does.
+   */
+  async createUserIfAbsent(input: NewUser): Promise<UserRecord | undefined> {
+    return this.insertUser(input, 'on conflict (username) do nothing');
+  }
+
+  private async insertUser(input: NewUser, onConflict: string): Promise<UserRecord | undefined> {
     const hash = await hashPassword(input.password);
     const [row] = await this.db.query<UserRecord>(
-      `insert into users (username, role, sites, password_hash) values ($1, $2, $3, $4) returning ${USER_COLUMNS}`,
+      `insert into users (username, role, sites, password_hash) values ($1, $2, $3, $4) ${onConflict} returning ${USER_COLUMNS}`,
       [input.username, input.role, input.sites, hash],
     );
-    return row!;
+    return row;
   }
 
   async getUser(id: number): Promise<UserRecord | undefined> {

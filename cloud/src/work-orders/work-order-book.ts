@@ -237,6 +237,18 @@ export class WorkOrderBook {
     return rows[0] ?? { min_severity: 'major', resolve_on_clear: false };
   }
 
+  /** Every policy row, the catch-all first. */
+  async policies(): Promise<Array<WorkOrderPolicy & { site: string; rule: string }>> {
+    return this.db.query(`select site, rule, min_severity, resolve_on_clear from work_order_policies order by site <> '*', site, rule <> '*', rule`);
+  }
+
+  /** Removes a row, so that a less specific one decides; the catch-all row stays. */
+  async deletePolicy(site: string, rule: string): Promise<boolean> {
+    if (site === '*' && rule === '*') return false;
+    const rows = await this.db.query(`delete from work_order_policies where site = $1 and rule = $2 returning site`, [site, rule]);
+    return rows.length > 0;
+  }
+
   async setPolicy(site: string, rule: string, policy: WorkOrderPolicy): Promise<void> {
     await this.db.query(
       `insert into work_order_policies (site, rule, min_severity, resolve_on_clear) values ($1, $2, $3, $4)

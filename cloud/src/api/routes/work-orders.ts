@@ -51,7 +51,7 @@ const PageBody = z.object({
   round: z.number(),
   responder: z.string(),
   channel: z.string(),
-  status: z.string().describe('pending, delivered, retrying or failed'),
+  status: z.string().describe('pending, delivered, retrying, failed, or suppressed (this person was paged about the order minutes before it was reopened)'),
   attempts: z.number(),
   last_error: z.string().nullable(),
 });
