@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTableMarkdown, accessTableOf, openApiPath, ROLES, type AccessRow, type Role } from '../src/index.js';
+import { orderFor, raiseMeterAlarm } from './dispatch-fixtures.js';
 import { securedApp } from './support.js';
 
 /**
@@ -45,40 +46,12 @@ async function onCallTeam(h: Harness) {
 }
 
 /** An active alarm of tower-a's meter, under a rule of its own. */
-async function anAlarm(h: Harness) {
-  const outcome = await h.stores.alarms.apply({
-    site: 'tower-a',
-    gateway: 'gw-01',
-    source: 'tower-a.gw-01.meter-1',
-    rule: unique('rule'),
-    state: 'raised',
-    severity: 'major',
-    ts: h.clock.now,
-    message: 'over limit',
-  });
-  if (outcome.kind !== 'raised') throw new Error(`no alarm raised: ${outcome.kind}`);
-  return outcome.alarm;
-}
+const anAlarm = (h: Harness) => raiseMeterAlarm(h.stores.alarms, 'meter-1', h.clock.now, unique('rule'));
+
 /** A work order for a fresh alarm, with one page sent for it. */
 async function aWorkOrder(h: Harness) {
   const alarm = await anAlarm(h);
-  const { order } = await h.stores.orders.openForAlarm({
-    alarmId: alarm.id,
-    alarmKey: `tower-a/${alarm.source}/${alarm.rule}`,
-    episode: alarm.episode,
-    site: 'tower-a',
-    device: alarm.source,
-    serves: null,
-    trade: 'electrical',
-    team: null,
-    title: 'over limit',
-    description: 'over limit',
-    priority: 'P2',
-    slaMs: 3_600_000,
-    raisedAt: alarm.raised_at,
-    assignee: null,
-    escalationPolicy: null,
-  });
+  const { order } = await h.stores.orders.openForAlarm(orderFor(alarm));
   // A page's code is 10 letters and digits of an alphabet without 0, 1, I, L and O.
   const code = `ACK${String(++serial).padStart(7, '0').replaceAll(/\d/g, (digit) => 'ABCDEFGHJK'[Number(digit)]!)}`;
   await h.stores.db.query(

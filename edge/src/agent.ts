@@ -61,7 +61,7 @@ export async function startAgent(loaded: LoadedConfig, log: Logger): Promise<Run
   const inventory = (): DeviceInventoryEntry[] => [
     ...config.devices.map((device) => {
       const profile = loaded.profiles.get(device.profile)!;
-      return { device: device.id, kind: profile.kind, profile: profile.id, comm: commOf(device.id) };
+      return { device: device.id, kind: profile.kind, profile: profile.id, bus: device.bus, comm: commOf(device.id) };
     }),
     ...unpolled,
   ];

@@ -1,4 +1,4 @@
-import type { Severity } from '@gatehouse/protocols';
+import type { RuleType, Severity } from '@gatehouse/protocols';
 import { epochMsAs, SqlFilter } from '../store/sql-fragments.js';
 import type { SqlClient, SqlTransaction } from '../store/sql.js';
 
@@ -14,6 +14,8 @@ export interface AlarmInput {
   ts: number;
   message: string;
   value?: unknown;
+  /** The kind of rule; comm-loss alarms are grouped under their gateway's or bus's. */
+  rule_type?: RuleType | undefined;
 }
 
 export interface AlarmRecord {
@@ -22,6 +24,7 @@ export interface AlarmRecord {
   gateway: string | null;
   source: string;
   rule: string;
+  rule_type: RuleType | null;
   severity: Severity;
   state: 'active' | 'cleared';
   input_state: 'raised' | 'cleared';
@@ -91,10 +94,10 @@ export class AlarmBook {
   async apply(input: AlarmInput): Promise<AlarmOutcome> {
     return this.db.transaction(async (tx) => {
       await tx.query(
-        `insert into alarms (site, gateway, source, rule, severity, state, input_state, message, value, raised_at, last_transition_at, episode)
-         values ($1, $2, $3, $4, $5, 'cleared', 'cleared', $6, null, to_timestamp($7 / 1000.0), to_timestamp(0), 0)
+        `insert into alarms (site, gateway, source, rule, rule_type, severity, state, input_state, message, value, raised_at, last_transition_at, episode)
+         values ($1, $2, $3, $4, $5, $6, 'cleared', 'cleared', $7, null, to_timestamp($8 / 1000.0), to_timestamp(0), 0)
          on conflict (site, source, rule) do nothing`,
-        [input.site, input.gateway, input.source, input.rule, input.severity, input.message, input.ts],
+        [input.site, input.gateway, input.source, input.rule, input.rule_type ?? null, input.severity, input.message, input.ts],
       );
       const [row] = await tx.query<AlarmRow>(`select ${COLUMNS} from alarms where site = $1 and source = $2 and rule = $3 for update`, [
         input.site,
@@ -118,9 +121,9 @@ export class AlarmBook {
       }
 
       await this.note(tx, alarm.id, input.ts, input.state, null, { severity: input.severity, message: input.message, value: input.value ?? null });
-      const flapping = await this.flappingAfter(tx, alarm, input.ts);
-      if (flapping && !alarm.flapping) {
-        await this.note(tx, alarm.id, input.ts, 'flapping', null, { transitions_in_window: this.flappingPolicy.transitions + 1 });
+      const transitions = await this.transitionsInWindow(tx, alarm, input.ts);
+      if (transitions > this.flappingPolicy.transitions && !alarm.flapping) {
+        await this.note(tx, alarm.id, input.ts, 'flapping', null, { transitions_in_window: transitions });
         // Held active; if it had cleared, holding it is a new episode, raised now.
         const reactivated = alarm.state === 'cleared';
         const held = await this.update(
@@ -142,8 +145,9 @@ export class AlarmBook {
           tx,
           alarm.id,
           `state = 'active', input_state = 'raised', severity = $2, message = $3, value = $4::jsonb, raised_at = to_timestamp($5 / 1000.0),
-           cleared_at = null, acknowledged = false, acknowledged_by = null, acknowledged_at = null, episode = episode + 1`,
-          [input.severity, input.message, json(input.value), input.ts],
+           cleared_at = null, acknowledged = false, acknowledged_by = null, acknowledged_at = null, episode = episode + 1,
+           rule_type = coalesce($6, rule_type), parent_id = null`,
+          [input.severity, input.message, json(input.value), input.ts, input.rule_type ?? null],
         );
         return { kind: 'raised', alarm: raised, pageable: this.pageable(raised) } as const;
       }
@@ -234,13 +238,28 @@ export class AlarmBook {
     return rows.map(toRecord);
   }
 
-  /** Active alarms of a rule under a prefix of sources (the devices of a gateway or a bus). */
-  async activeUnder(site: string, sourcePrefix: string, rule: string): Promise<AlarmRecord[]> {
+  /** The alarm of a source and rule, whatever its state. */
+  async find(site: string, source: string, rule: string): Promise<AlarmRecord | undefined> {
+    const rows = await this.db.query<AlarmRow>(`select ${COLUMNS} from alarms where site = $1 and source = $2 and rule = $3`, [site, source, rule]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  /** Active comm-loss alarms, not grouped yet, of the devices a gateway polls on one bus. */
+  async ungroupedCommLossOnBus(site: string, gateway: string, bus: string): Promise<AlarmRecord[]> {
     const rows = await this.db.query<AlarmRow>(
-      `select ${COLUMNS} from alarms where site = $1 and starts_with(source, $2) and rule = $3 and state = 'active'`,
-      [site, sourcePrefix, rule],
+      `select ${COLUMNS} from alarms
+       where site = $1 and gateway = $2 and rule_type = 'comm_loss' and state = 'active' and parent_id is null
+         and source in (select id from devices where site = $1 and gateway = $2 and bus = $3)
+       order by raised_at`,
+      [site, gateway, bus],
     );
     return rows.map(toRecord);
+  }
+
+  /** How many alarms grouped under `parentId` are active. */
+  async activeChildren(parentId: number): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>(`select count(*)::int as n from alarms where parent_id = $1 and state = 'active'`, [parentId]);
+    return row?.n ?? 0;
   }
 
   private pageable(alarm: AlarmRecord): boolean {
@@ -249,12 +268,12 @@ export class AlarmBook {
   }
 
   /** Transitions of the alarm within the window up to `at`, this one included. */
-  private async flappingAfter(tx: SqlTransaction, alarm: AlarmRecord, at: number): Promise<boolean> {
+  private async transitionsInWindow(tx: SqlTransaction, alarm: AlarmRecord, at: number): Promise<number> {
     const [row] = await tx.query<{ n: number }>(
       `select count(*)::int as n from alarm_history where alarm_id = $1 and kind in ('raised', 'cleared') and at > to_timestamp($2 / 1000.0)`,
       [alarm.id, at - this.flappingPolicy.windowMs],
     );
-    return (row?.n ?? 0) > this.flappingPolicy.transitions;
+    return row?.n ?? 0;
   }
 
   private async note(tx: SqlTransaction, id: number, at: number, kind: string, actor: string | null, detail: Record<string, unknown>): Promise<void> {
@@ -281,7 +300,7 @@ interface AlarmRow extends Omit<AlarmRecord, 'id' | 'parent_id'> {
   last_transition_at: number;
 }
 
-const COLUMNS = `id, site, gateway, source, rule, severity, state, input_state, acknowledged, acknowledged_by, ${epochMsAs('acknowledged_at')},
+const COLUMNS = `id, site, gateway, source, rule, rule_type, severity, state, input_state, acknowledged, acknowledged_by, ${epochMsAs('acknowledged_at')},
   message, value, ${epochMsAs('raised_at')}, ${epochMsAs('cleared_at')}, ${epochMsAs('last_transition_at')}, episode, flapping, ${epochMsAs('shelved_until')}, shelved_by, parent_id`;
 
 const round = (value: number | null) => (value === null ? null : Math.round(value));
@@ -293,6 +312,7 @@ function toRecord(row: AlarmRow): AlarmRecord {
     gateway: row.gateway,
     source: row.source,
     rule: row.rule,
+    rule_type: row.rule_type,
     severity: row.severity,
     state: row.state,
     input_state: row.input_state,

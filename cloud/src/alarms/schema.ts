@@ -121,13 +121,16 @@ export const ALARMS_MIGRATION: Migration = {
 /**
  * When the hub last applied a transition of an alarm, on the hub's own clock: a flapping alarm
  * is released once its input has been quiet for a whole window by that clock, whatever the
- * clock of the gateway that reported it says.
+ * clock of the gateway that reported it says. And the kind of rule that raised it, so that the
+ * comm-loss alarms of the devices behind a gateway or a bus can be grouped under one.
  */
-export const ALARM_INPUT_CLOCK_MIGRATION: Migration = {
+export const ALARM_TOPOLOGY_MIGRATION: Migration = {
   version: 8,
-  name: "alarms: when the hub last heard an alarm's input",
+  name: "alarms: the hub's clock of an input, and the rule's kind",
   sql: `
     alter table alarms add column input_changed_at timestamptz;
     update alarms set input_changed_at = last_transition_at;
+    alter table alarms add column rule_type text;
+    create index alarms_grouping on alarms (site, gateway, rule_type) where state = 'active';
   `,
 };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseHubDeviceId } from '@gatehouse/protocols';
-import type { AlarmBook, AlarmInput, AlarmRecord } from '../alarms/alarm-book.js';
+import type { AlarmBook, AlarmInput, AlarmOutcome, AlarmRecord } from '../alarms/alarm-book.js';
 import type { JobRecord } from '../jobs/job.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { LiveFeed } from '../live/live-feed.js';
@@ -11,11 +11,18 @@ import type { SqlClient } from '../store/sql.js';
 import { PRIORITY_OF_SEVERITY, SEVERITY_RANK, SLA_MS, UNANSWERED } from '../work-orders/lifecycle.js';
 import type { WorkOrderBook, WorkOrderRecord } from '../work-orders/work-order-book.js';
 import type { PagingChannels } from './paging-settings.js';
+import { BUS_OFFLINE, Topology } from './topology.js';
 import { tradeOfKind } from './trades.js';
 
 const MINUTE = 60_000;
 const STEP_JOB = 'escalation.step';
 const PAGE_JOB = 'page.deliver';
+const GROUP_JOB = 'alarm.group';
+/**
+ * How long a device's comm-loss alarm waits for others on its bus before it pages on its own
+ * (a bus that fails takes its devices down over a poll round or two).
+ */
+const GROUP_WAIT_MS = 30_000;
 /** A reopened order does not page a responder again who was paged about it this recently. */
 const REPAGE_QUIET_MS = 15 * MINUTE;
 
@@ -24,6 +31,11 @@ interface StepPayload {
   episode: number;
   round: number;
   step: number;
+}
+
+interface GroupPayload {
+  alarm: number;
+  episode: number;
 }
 
 interface PagePayload extends StepPayload {
@@ -54,17 +66,25 @@ export interface AlarmDeskDeps {
  * hub resuming after a crash, enqueue each step and each page once.
  */
 export class AlarmDesk {
-  constructor(private readonly deps: AlarmDeskDeps) {}
+  private readonly topology: Topology;
+
+  constructor(private readonly deps: AlarmDeskDeps) {
+    this.topology = new Topology(deps.alarms, deps.registry);
+  }
 
   /** Registers the escalation and page handlers with the job queue. */
   register(): void {
     // A page is one HTTP call or one SMTP exchange; a lease well past their timeouts.
     this.deps.jobs.handle(STEP_JOB, (job) => this.runStep(job), { leaseMs: 30_000 });
     this.deps.jobs.handle(PAGE_JOB, (job) => this.deliverPage(job), { leaseMs: 60_000, concurrency: 8 });
+    this.deps.jobs.handle(GROUP_JOB, (job) => this.group(job.payload as unknown as GroupPayload), { leaseMs: 30_000 });
   }
 
   async receive(input: AlarmInput): Promise<void> {
-    const outcome = await this.deps.alarms.apply(input);
+    await this.handle(input, await this.deps.alarms.apply(input));
+  }
+
+  private async handle(input: AlarmInput, outcome: AlarmOutcome): Promise<void> {
     this.deps.log.info(
       { source: input.source, rule: input.rule, state: input.state, ts: input.ts, outcome: outcome.kind, ...(outcome.kind === 'ignored' ? { reason: outcome.reason } : {}) },
       'alarm transition',
@@ -86,13 +106,70 @@ export class AlarmDesk {
       case 'cleared':
         await this.cleared(outcome.alarm);
         this.announceAlarm(outcome.alarm);
+        if (outcome.alarm.parent_id !== null) await this.releaseBus(outcome.alarm.parent_id, outcome.alarm.cleared_at ?? input.ts);
         return;
       case 'raised':
         this.announceAlarm(outcome.alarm);
-        if (outcome.pageable) await this.openWorkOrder(outcome.alarm, { escalate: true });
-        else this.deps.log.info({ alarm: outcome.alarm.id, flapping: outcome.alarm.flapping, shelved_until: outcome.alarm.shelved_until }, 'alarm raised; not paged');
+        if (!outcome.pageable) {
+          this.deps.log.info({ alarm: outcome.alarm.id, flapping: outcome.alarm.flapping, shelved_until: outcome.alarm.shelved_until }, 'alarm raised; not paged');
+        } else if (outcome.alarm.rule_type === 'comm_loss' && parseHubDeviceId(outcome.alarm.source)) {
+          await this.holdForGrouping(outcome.alarm);
+        } else {
+          await this.openWorkOrder(outcome.alarm, { escalate: true });
+        }
         return;
     }
+  }
+
+  /**
+   * A device stopped answering: if its gateway's or its bus's alarm already stands for it, it
+   * goes under that one; else it waits GROUP_WAIT_MS for others on its bus before it pages.
+   */
+  private async holdForGrouping(alarm: AlarmRecord): Promise<void> {
+    if (await this.groupUnderCovering(alarm)) return;
+    const payload: GroupPayload = { alarm: alarm.id, episode: alarm.episode };
+    await this.deps.jobs.enqueue({ kind: GROUP_JOB, key: `group:alarm:${alarm.id}:e${alarm.episode}`, payload, runAt: this.deps.now() + GROUP_WAIT_MS });
+  }
+
+  /** After the wait: under a covering alarm, under a new alarm of its bus with the others, or on its own. */
+  private async group({ alarm: id, episode }: GroupPayload): Promise<void> {
+    const alarm = await this.deps.alarms.get(id);
+    if (!alarm || alarm.state !== 'active' || alarm.episode !== episode || alarm.parent_id !== null) return;
+    if (await this.groupUnderCovering(alarm)) return;
+    const bus = await this.topology.busOf(alarm);
+    const together = bus && alarm.gateway ? await this.deps.alarms.ungroupedCommLossOnBus(alarm.site, alarm.gateway, bus) : [];
+    if (!bus || !alarm.gateway || together.length < 2) {
+      await this.openWorkOrder(alarm, { escalate: true });
+      return;
+    }
+    const input = this.topology.busAlarmFor(alarm.site, alarm.gateway, bus, together);
+    const outcome = await this.deps.alarms.apply(input);
+    const busAlarm = await this.deps.alarms.find(input.site, input.source, input.rule);
+    if (!busAlarm) return;
+    for (const member of together) await this.groupUnder(member, busAlarm);
+    await this.handle(input, outcome);
+  }
+
+  private async groupUnderCovering(alarm: AlarmRecord): Promise<boolean> {
+    const covering = await this.topology.coveringAlarm(alarm);
+    if (covering) await this.groupUnder(alarm, covering);
+    return covering !== undefined;
+  }
+
+  private async groupUnder(alarm: AlarmRecord, parent: AlarmRecord): Promise<void> {
+    await this.deps.alarms.group(alarm.id, parent.id);
+    this.deps.log.info({ alarm: alarm.id, source: alarm.source, under: parent.source, rule: parent.rule }, 'comm-loss alarm grouped; not paged on its own');
+    const order = await this.deps.orders.openOfAlarm(alarmKey(parent));
+    if (order) await this.deps.orders.note(order.id, 'alarm_grouped', null, { alarm: alarm.id, source: alarm.source });
+    const grouped = await this.deps.alarms.get(alarm.id);
+    if (grouped) this.announceAlarm(grouped);
+  }
+
+  /** A device under a bus's alarm answers again: once they all do, the bus's alarm clears. */
+  private async releaseBus(parentId: number, at: number): Promise<void> {
+    const parent = await this.deps.alarms.get(parentId);
+    if (!parent || parent.rule !== BUS_OFFLINE || parent.state !== 'active' || (await this.deps.alarms.activeChildren(parentId)) > 0) return;
+    await this.receive(this.topology.busCleared(parent, at));
   }
 
   /** Acknowledges a work order: escalation stops, and its alarm is acknowledged too. */
@@ -104,7 +181,8 @@ export class AlarmDesk {
       if (!moved.ok) return order;
     }
     await this.stopEscalation(orderId);
-    if (order.alarm_id !== null) await this.deps.alarms.acknowledge(order.alarm_id, actor);
+    const alarm = order.alarm_id === null ? undefined : await this.deps.alarms.acknowledge(order.alarm_id, actor);
+    if (alarm) this.announceAlarm(alarm);
     const updated = await this.deps.orders.get(orderId);
     if (updated) this.announceOrder(updated);
     return updated;
@@ -146,7 +224,7 @@ export class AlarmDesk {
     const policy = await orders.policyFor(alarm.site, alarm.rule);
     if (SEVERITY_RANK[alarm.severity] < SEVERITY_RANK[policy.min_severity]) return undefined;
     const device = parseHubDeviceId(alarm.source) ? await registry.getDevice(alarm.source) : undefined;
-    const trade = tradeOfKind(device?.kind ?? null);
+    const trade = tradeOfKind(device ? device.kind : await this.topology.kindOf(alarm));
     const team = (await oncall.teamFor(alarm.site, trade)) ?? (await oncall.teamFor(alarm.site, 'general'));
     const now = this.deps.now();
     const [primary] = team ? await oncall.resolveTargets(team.id, ['primary'], now) : [];

@@ -14,6 +14,7 @@ import {
   type Reading,
 } from '@gatehouse/protocols';
 import type { AlarmInput } from '../alarms/alarm-book.js';
+import { GATEWAY_OFFLINE } from '../dispatch/topology.js';
 import type { LiveFeed } from '../live/live-feed.js';
 import type { BatchLedger } from '../store/batch-ledger.js';
 import type { EventLog } from '../store/event-log.js';
@@ -397,7 +398,7 @@ function gatewayOffline(site: string, gateway: string, state: 'online' | 'offlin
     site,
     gateway,
     source: `${site}.${gateway}`,
-    rule: 'gateway_offline',
+    rule: GATEWAY_OFFLINE,
     state: state === 'offline' ? 'raised' : 'cleared',
     severity: 'major',
     ts: Date.now(),

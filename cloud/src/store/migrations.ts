@@ -1,4 +1,4 @@
-import { ALARM_INPUT_CLOCK_MIGRATION, ALARMS_MIGRATION } from '../alarms/schema.js';
+import { ALARM_TOPOLOGY_MIGRATION, ALARMS_MIGRATION } from '../alarms/schema.js';
 import { JOBS_MIGRATION } from '../jobs/schema.js';
 import { ONCALL_MIGRATION } from '../oncall/schema.js';
 import type { SqlClient } from './sql.js';
@@ -236,7 +236,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   ALARMS_MIGRATION,
-  ALARM_INPUT_CLOCK_MIGRATION,
+  ALARM_TOPOLOGY_MIGRATION,
 ];
 
 /** Any fixed number; every hub takes this transaction-scoped lock before it migrates. */

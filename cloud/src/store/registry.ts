@@ -120,11 +120,11 @@ export class Registry {
     await this.db.query(
       `${ENSURE_GATEWAY}
        insert into devices (id, site, gateway, device, kind, profile, comm_status, comm_reason, last_good_read,
-                            consecutive_failures, total_errors)
-       select id, $1, $2, device, kind, profile, comm_status, comm_reason, last_good_read, consecutive_failures, total_errors
-       from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[], $11::int[])
-         as entry (id, device, kind, profile, comm_status, comm_reason, last_good_read, consecutive_failures, total_errors)
-       on conflict (id) do update set kind = excluded.kind, profile = excluded.profile,
+                            consecutive_failures, total_errors, bus)
+       select id, $1, $2, device, kind, profile, comm_status, comm_reason, last_good_read, consecutive_failures, total_errors, bus
+       from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::int[], $11::int[], $12::text[])
+         as entry (id, device, kind, profile, comm_status, comm_reason, last_good_read, consecutive_failures, total_errors, bus)
+       on conflict (id) do update set kind = excluded.kind, profile = excluded.profile, bus = excluded.bus,
          comm_status = excluded.comm_status, comm_reason = excluded.comm_reason,
          last_good_read = excluded.last_good_read, consecutive_failures = excluded.consecutive_failures,
          total_errors = excluded.total_errors`,
@@ -140,6 +140,7 @@ export class Registry {
         entries.map((entry) => iso(entry.comm.last_good_read)),
         entries.map((entry) => entry.comm.consecutive_failures),
         entries.map((entry) => entry.comm.total_errors),
+        entries.map((entry) => entry.bus ?? null),
       ],
     );
   }
@@ -163,6 +164,15 @@ export class Registry {
       [site, gateway],
     );
     return new Map(rows.map((row) => [row.device, row.kind]));
+  }
+
+  /** The kinds of the devices a gateway polls on one bus, each once. */
+  async kindsOnBus(site: string, gateway: string, bus: string): Promise<string[]> {
+    const rows = await this.db.query<{ kind: string }>(
+      'select distinct kind from devices where site = $1 and gateway = $2 and bus = $3 and kind is not null order by kind',
+      [site, gateway, bus],
+    );
+    return rows.map((row) => row.kind);
   }
 
   async listDevices(): Promise<DeviceRecord[]> {

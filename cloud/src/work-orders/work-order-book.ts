@@ -102,9 +102,15 @@ export class WorkOrderBook {
         return { kind: 'already_open', order: (await this.getIn(tx, previous.id))! };
       }
       if (previous?.status === 'resolved' && previous.episode < order.episode) {
+        // The new episode is a new fault: its SLA runs from its own raise, at its own priority.
+        // Whoever had the order keeps it; one that nobody had goes to whoever is on call now.
         await tx.query(
-          `update work_orders set status = 'assigned', episode = $2, resolved_at = null, updated_at = to_timestamp($3 / 1000.0) where id = $1`,
-          [previous.id, order.episode, now],
+          `update work_orders set episode = $2, resolved_at = null, updated_at = to_timestamp($3 / 1000.0),
+             priority = $4, sla_ms = $5, sla_started_at = to_timestamp($6 / 1000.0), sla_paused_ms = 0,
+             assignee = coalesce(assignee, $7), assignee_name = case when assignee is null then $8 else assignee_name end,
+             status = case when coalesce(assignee, $7) is null then 'open' else 'assigned' end
+           where id = $1`,
+          [previous.id, order.episode, now, order.priority, order.slaMs, order.raisedAt, order.assignee?.id ?? null, order.assignee?.name ?? null],
         );
         await note(tx, previous.id, now, 'reopened', null, { episode: order.episode, reason: 'the alarm was raised again' });
         return { kind: 'reopened', order: (await this.getIn(tx, previous.id))! };
@@ -159,7 +165,8 @@ export class WorkOrderBook {
       if (to === 'on_hold') sets.push(`on_hold_since = to_timestamp($3 / 1000.0)`);
       if (order.status === 'on_hold') sets.push(`sla_paused_ms = sla_paused_ms + greatest(0, ($3 - extract(epoch from on_hold_since) * 1000)::bigint)`, `on_hold_since = null`);
       if (to === 'resolved') sets.push(`resolved_at = to_timestamp($3 / 1000.0)`);
-      if (order.status === 'resolved') sets.push(`resolved_at = null`);
+      // Only a reopening undoes the resolution; a closed order keeps when it was resolved.
+      if (order.status === 'resolved' && to !== 'closed') sets.push(`resolved_at = null`);
       if (to === 'closed') sets.push(`closed_at = to_timestamp($3 / 1000.0)`);
       await tx.query(`update work_orders set ${sets.join(', ')} where id = $1`, [id, to, now]);
       await note(tx, id, now, 'status', actor, { from: order.status, to, ...detail });

@@ -78,6 +78,9 @@ export const EventsPayload = z.object({
 
 export const Severity = z.enum(['critical', 'major', 'minor', 'warning']);
 
+/** The kinds of alarm rule (see rules/schema.ts): the hub groups comm-loss alarms by topology. */
+export const RULE_TYPES = ['threshold', 'rate_of_change', 'stale', 'comm_loss', 'state', 'event'] as const;
+
 export const AlarmTransition = z.object({
   device: Identifier,
   rule: Identifier,
@@ -86,6 +89,8 @@ export const AlarmTransition = z.object({
   ts: Timestamp,
   message: z.string(),
   value: z.union([z.number().finite(), z.boolean(), z.string(), z.null()]).optional(),
+  /** The kind of rule that fired; absent from agents older than it. */
+  rule_type: z.enum(RULE_TYPES).optional(),
 });
 
 export const AlarmsPayload = z.object({
@@ -100,6 +105,8 @@ export const DeviceInventoryEntry = z.object({
   device: Identifier,
   kind: z.enum(DEVICE_KINDS as [string, ...string[]]),
   profile: z.string().min(1),
+  /** The gateway's bus the device is polled on; absent for devices that report themselves. */
+  bus: Identifier.optional(),
   comm: z.object({
     status: CommStatus,
     /** Why the device is offline, in words an installer can act on. */
@@ -153,6 +160,7 @@ export type OutboxStatus = z.infer<typeof OutboxStatus>;
 export type GatehouseEvent = z.infer<typeof GatehouseEvent>;
 export type EventsPayload = z.infer<typeof EventsPayload>;
 export type Severity = z.infer<typeof Severity>;
+export type RuleType = (typeof RULE_TYPES)[number];
 export type AlarmTransition = z.infer<typeof AlarmTransition>;
 export type AlarmsPayload = z.infer<typeof AlarmsPayload>;
 export type CommStatus = z.infer<typeof CommStatus>;

@@ -100,6 +100,7 @@ export class AlarmEngine {
       ts: at,
       message: describe(rule, device, point, track.value),
       value: track.value,
+      rule_type: rule.type,
     };
   }
 

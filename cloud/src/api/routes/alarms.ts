@@ -30,6 +30,7 @@ const AlarmBody = z.object({
   gateway: z.string().nullable(),
   source: z.string().describe('the hub device id, or {site}.{gateway} for a gateway of its own'),
   rule: z.string(),
+  rule_type: z.string().nullable().describe('the kind of rule (comm_loss, threshold, …); null for the hub\'s own alarms'),
   severity: Severity,
   state: z.enum(['active', 'cleared']),
   input_state: z.enum(['raised', 'cleared']).describe('what the rule said last; differs from state while a flapping alarm is held'),
@@ -54,7 +55,12 @@ export const alarmRoutes =
   async (app) => {
     const ALARM_SITE: SiteOfRoute = {
       describe: 'params.id is an alarm of the site',
-      of: async (params) => (await deps.alarms.get(Number(params.id)))?.site,
+      // The access check runs before validation: an id the schema refuses is not looked up (the
+      // database would refuse it with an error of its own), and the schema then answers 400 naming it.
+      of: async (params) => {
+        const parsed = AlarmParams.safeParse(params);
+        return parsed.success ? (await deps.alarms.get(parsed.data.id))?.site : undefined;
+      },
       notFound: (params) => alarmNotFound(params.id ?? ''),
     };
     const READ: RouteAccess = { roles: EVERY_ROLE, scope: 'alarms:read', site: ALARM_SITE };

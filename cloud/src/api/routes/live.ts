@@ -16,7 +16,7 @@ export const liveRoutes =
         websocket: true,
         config: { access: { roles: EVERY_ROLE, scope: 'devices:read', site: 'listed' } },
         schema: {
-          summary: 'WebSocket: pushes {type:"readings"} and {type:"events"} as they are stored, {type:"device"} as devices change and {type:"command"} as commands progress',
+          summary: 'WebSocket: pushes {type:"readings"} and {type:"events"} as they are stored, {type:"device"} as devices change, {type:"command"} as commands progress, and {type:"alarm"} and {type:"work_order"} as alarms and work orders change',
           tags: ['live'],
         },
       },

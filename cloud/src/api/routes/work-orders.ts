@@ -63,7 +63,12 @@ export const workOrderRoutes =
   async (app) => {
     const ORDER_SITE: SiteOfRoute = {
       describe: 'params.id is a work order of the site',
-      of: async (params) => (await deps.orders.get(Number(params.id)))?.site,
+      // The access check runs before validation: an id the schema refuses is not looked up (the
+      // database would refuse it with an error of its own), and the schema then answers 400 naming it.
+      of: async (params) => {
+        const parsed = Params.safeParse(params);
+        return parsed.success ? (await deps.orders.get(parsed.data.id))?.site : undefined;
+      },
       notFound: (params) => orderNotFound(params.id ?? ''),
     };
     const READ: RouteAccess = { roles: ['admin', 'engineer', 'technician', 'viewer'], scope: 'work-orders:read', site: ORDER_SITE };
