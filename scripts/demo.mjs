@@ -1,12 +1,15 @@
 // `npm run demo`: the whole system on embedded defaults — the hub (aedes broker, PGlite), a
 // simulator of every device kind (meters, water meters, lifts, a door controller, a barrier
-// gate; DL/T 645 meters where socat is installed) and an edge agent polling them — until Ctrl-C.
+// gate; DL/T 645 meters where socat is installed), an edge agent polling them, on-call teams for
+// the site and a pager that prints the pages the hub sends them — until Ctrl-C.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ensureOnCall, teamOfEmail } from './demo-oncall.mjs';
+import { startDemoPager } from './demo-pager.mjs';
 import { build, ensureNodeModules, ROOT, step } from './setup.mjs';
 
 ensureNodeModules();
@@ -15,6 +18,7 @@ build();
 const env = process.env;
 const dataDir = env.GATEHOUSE_DATA_DIR ?? join(ROOT, '.gatehouse');
 const simPort = env.GATEHOUSE_SIM_PORT ?? '5020';
+const liftControlPort = env.GATEHOUSE_LIFT_CONTROL_PORT ?? '8081';
 const logDir = join(dataDir, 'demo-logs');
 mkdirSync(logDir, { recursive: true });
 
@@ -28,11 +32,14 @@ const adminPassword = env.GATEHOUSE_ADMIN_PASSWORD ?? readFileSync(passwordFile,
 
 const children = [];
 let stopping = false;
+// Set once started: Ctrl-C during start-up stops what there is so far.
+let pager;
+let ptyPair;
 
 /** Starts a program, its log in a file, and resolves with its first JSON log line of `readyMsg`. */
-function start(name, script, args, readyMsg) {
+function start(name, script, args, readyMsg, extraEnv = {}) {
   const child = spawn(process.execPath, [join(ROOT, script), ...args], {
-    env: { ...env, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_ADMIN_PASSWORD: adminPassword },
+    env: { ...env, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_ADMIN_PASSWORD: adminPassword, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logFile = join(logDir, `${name}.log`);
@@ -92,6 +99,7 @@ async function stopAll(code) {
     await waitForExit(child, 10_000);
   }
   await ptyPair?.close();
+  await pager?.close();
   process.stdout.write('Gatehouse demo stopped.\n');
   process.exit(code);
 }
@@ -99,8 +107,23 @@ async function stopAll(code) {
 process.once('SIGINT', () => void stopAll(0));
 process.once('SIGTERM', () => void stopAll(0));
 
+step('starting the pager');
+// Before the hub, which reads its paging channels once at start: the pager's URL goes in them.
+const pagesLog = join(logDir, 'pages.log');
+pager = await startDemoPager({
+  onPage: ({ page, recipient }) => {
+    const line = `📟 page → ${recipient.name} (${teamOfEmail(recipient.email) ?? 'no demo team'}): ${page.title} — ack: ${page.ackUrl}`;
+    process.stdout.write(`${line}\n`);
+    appendFileSync(pagesLog, `${new Date().toISOString()} ${line}\n`);
+  },
+  onRefused: (reason) => process.stderr.write(`✗ the pager refused ${reason}\n`),
+});
+const pagingFile = join(dataDir, 'demo-paging.json');
+// Mode 0600: the file holds the webhook's signing secret.
+writeFileSync(pagingFile, JSON.stringify({ webhook: { type: 'webhook', url: pager.url, secret: pager.secret } }, null, 2), { mode: 0o600 });
+
 step('starting the hub');
-const hub = await start('hub', 'cloud/dist/cli.js', [], 'hub ready');
+const hub = await start('hub', 'cloud/dist/cli.js', [], 'hub ready', { GATEHOUSE_PAGING_FILE: pagingFile });
 
 /** One simulator per bus of the demo's gateway (edge/examples/demo.yaml), on a port of its own. */
 const SIMULATORS = [
@@ -108,7 +131,8 @@ const SIMULATORS = [
   { bus: 'main-incomer', args: ['device', '--model', 'chint-dtsu666', '--units', '1'] },
   { bus: 'chiller', args: ['device', '--model', 'eastron-sdm630', '--units', '1'] },
   { bus: 'water', args: ['device', '--model', 'reference-water-meter', '--units', '1,2'] },
-  { bus: 'lifts', args: ['device', '--model', 'reference-elevator', '--units', '1,2'] },
+  // With its control endpoint, to trap a passenger on demand.
+  { bus: 'lifts', args: ['device', '--model', 'reference-elevator', '--units', '1,2', '--control-port', liftControlPort] },
   { bus: 'lobby-doors', args: ['device', '--model', 'reference-door-controller', '--units', '1'] },
   { bus: 'car-park', args: ['device', '--model', 'reference-barrier-gate', '--units', '1'] },
 ];
@@ -122,9 +146,9 @@ const ready = await Promise.all(
   ),
 );
 for (const [bus, sim] of ready) config.buses.find((entry) => entry.id === bus).port = sim.port;
+const liftControl = `http://127.0.0.1:${Object.fromEntries(ready).lifts.control_port}`;
 
 // A DL/T 645 line of flats' meters needs a serial line; socat makes one where it is installed.
-let ptyPair;
 if (spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0) {
   const { startPtyPair } = await import(pathToFileURL(join(ROOT, 'devices', 'dist', 'index.js')).href);
   ptyPair = await startPtyPair();
@@ -166,6 +190,16 @@ execFileSync(process.execPath, [join(ROOT, 'edge/dist/cli.js'), 'enroll', '--hub
 });
 const credentials = JSON.parse(readFileSync(credentialsFile, 'utf8'));
 
+step('setting up the on-call teams');
+// Before the agent starts, so that its first alarms already find somebody to page.
+let onCall;
+try {
+  onCall = await ensureOnCall(hub.http_url, session, config.site);
+} catch (error) {
+  process.stderr.write(`✗ setting up the on-call teams: ${error.message}\n`);
+  await stopAll(1);
+}
+
 step('starting the edge agent');
 config.uplink.url = credentials.mqtt.url;
 // The password stays in the credentials file enrolment wrote (mode 0600), not in the config.
@@ -183,6 +217,13 @@ Gatehouse demo is running.
   API         ${hub.http_url}/api/v1/devices   (OpenAPI: ${hub.http_url}/api/v1/openapi.json)
   MQTT        ${hub.mqtt_url}
   gateway     ${agent.metrics_url}   (the edge agent's Prometheus metrics)
+  on call     ${onCall.map(({ team, primary }) => `${team}: ${primary}`).join(' · ')}   (${hub.http_url}/api/v1/teams)
+  pages       printed here as they arrive (📟), and in ${pagesLog}
   logs        ${logDir}
+
+Trap a passenger in lift-a, and watch the alarm, its work order and the page to the lifts' technician:
+  curl -X POST ${liftControl}/units/1/trap
+and free them again with
+  curl -X POST ${liftControl}/units/1/release
 Press Ctrl-C to stop.
 `);

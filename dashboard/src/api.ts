@@ -27,21 +27,71 @@ export interface PointInfo {
 
 export type Catalogue = Record<string, Record<string, PointInfo>>;
 
+export type Severity = 'critical' | 'major' | 'minor' | 'warning';
+
+/** An alarm raised by a gateway's rule (or by the hub, for a gateway or a bus gone offline). */
+export interface Alarm {
+  id: number;
+  site: string;
+  source: string;
+  rule: string;
+  severity: Severity;
+  state: 'active' | 'cleared';
+  acknowledged: boolean;
+  acknowledged_by: string | null;
+  acknowledged_at: number | null;
+  message: string;
+  raised_at: number;
+  cleared_at: number | null;
+  flapping: boolean;
+  shelved_until: number | null;
+  /** The gateway's or bus's alarm that pages for this one. */
+  parent_id: number | null;
+}
+
+export type WorkOrderStatus = 'open' | 'assigned' | 'acknowledged' | 'in_progress' | 'on_hold' | 'resolved' | 'closed' | 'cancelled';
+
+/** Statuses of an order still being worked; resolved, closed and cancelled ones are done. */
+export const UNFINISHED: readonly WorkOrderStatus[] = ['open', 'assigned', 'acknowledged', 'in_progress', 'on_hold'];
+/** Statuses of an order nobody has acknowledged yet: the hub is still paging. */
+export const UNANSWERED: readonly WorkOrderStatus[] = ['open', 'assigned'];
+
+export interface WorkOrder {
+  id: number;
+  alarm_id: number | null;
+  site: string;
+  title: string;
+  priority: 'P1' | 'P2' | 'P3' | 'P4';
+  status: WorkOrderStatus;
+  assignee: string | null;
+  assignee_name: string | null;
+  due_at: number;
+  updated_at: number;
+}
+
 export type LiveMessage =
   | { type: 'hello' }
   | { type: 'readings'; readings: Reading[] }
-  | { type: 'device'; device: Device };
+  | { type: 'device'; device: Device }
+  | { type: 'alarm'; alarm: Alarm }
+  | { type: 'work_order'; work_order: WorkOrder };
 
 /** The API answered 401: the session is missing or over, and the person must log in. */
 export class LoggedOut extends Error {
   override name = 'LoggedOut';
 }
 
-async function getJson<T>(path: string): Promise<T> {
+/** The hub's own words for a refusal (`{"error": {"message": …}}`), or the HTTP status. */
+async function problemOf(response: Response): Promise<string> {
+  const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
+  return body.error?.message ?? `HTTP ${response.status}`;
+}
+
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   // The session travels in the hub's httpOnly cookie, which the page itself cannot read.
-  const response = await fetch(path, { credentials: 'same-origin' });
+  const response = await fetch(path, { credentials: 'same-origin', ...init });
   if (response.status === 401) throw new LoggedOut(path);
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`${path}: ${await problemOf(response)}`);
   return (await response.json()) as T;
 }
 
@@ -54,7 +104,7 @@ export interface Me {
 /** Who is logged in, or undefined when nobody is. */
 export async function fetchMe(): Promise<Me | undefined> {
   try {
-    return await getJson<Me>('/api/v1/auth/me');
+    return await call<Me>('/api/v1/auth/me');
   } catch (error) {
     if (error instanceof LoggedOut) return undefined;
     throw error;
@@ -69,14 +119,34 @@ export async function logIn(username: string, password: string): Promise<{ ok: t
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password }),
   });
-  if (response.ok) return { ok: true };
-  const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-  return { ok: false, message: body.error?.message ?? `HTTP ${response.status}` };
+  return response.ok ? { ok: true } : { ok: false, message: await problemOf(response) };
 }
 
-export const fetchDevices = () => getJson<{ devices: Device[] }>('/api/v1/devices').then((body) => body.devices);
-export const fetchCatalogue = () => getJson<{ kinds: Catalogue }>('/api/v1/catalogue').then((body) => body.kinds);
+export const fetchDevices = () => call<{ devices: Device[] }>('/api/v1/devices').then((body) => body.devices);
+export const fetchCatalogue = () => call<{ kinds: Catalogue }>('/api/v1/catalogue').then((body) => body.kinds);
 export const fetchLatest = (id: string) =>
-  getJson<{ readings: Array<Omit<Reading, 'device'>> }>(`/api/v1/devices/${encodeURIComponent(id)}/latest`).then((body) =>
+  call<{ readings: Array<Omit<Reading, 'device'>> }>(`/api/v1/devices/${encodeURIComponent(id)}/latest`).then((body) =>
     body.readings.map((reading) => ({ ...reading, device: id })),
   );
+
+/** The API's largest page: the dashboard shows at most this many active alarms, and orders of each status. */
+const MOST = 1000;
+
+export const fetchActiveAlarms = () => call<{ alarms: Alarm[] }>(`/api/v1/alarms?state=active&limit=${MOST}`).then((body) => body.alarms);
+
+/** Unfinished work orders; the API filters on one status at a time. */
+export const fetchUnfinishedWorkOrders = () =>
+  Promise.all(UNFINISHED.map((status) => call<{ work_orders: WorkOrder[] }>(`/api/v1/work-orders?status=${status}&limit=${MOST}`))).then((bodies) =>
+    bodies.flatMap((body) => body.work_orders),
+  );
+
+/** Acknowledges an alarm; the hub acknowledges its work order too, and stops paging. */
+export const acknowledgeAlarm = (id: number) => call<{ alarm: Alarm }>(`/api/v1/alarms/${id}/ack`, { method: 'POST' }).then((body) => body.alarm);
+
+/** Acknowledges a work order; the hub acknowledges its alarm too, and stops paging. */
+export const acknowledgeWorkOrder = (id: number) =>
+  call<{ work_order: WorkOrder }>(`/api/v1/work-orders/${id}/transition`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to: 'acknowledged' }),
+  }).then((body) => body.work_order);

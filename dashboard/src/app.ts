@@ -1,10 +1,14 @@
+import { startAlarmBoard } from './alarm-board.js';
 import { fetchCatalogue, fetchDevices, fetchLatest, fetchMe, logIn, type Catalogue, type Device, type LiveMessage, type Reading } from './api.js';
 import { formatAge, formatValue, pointLabel } from './format.js';
 
 /**
- * The live device board: every device grouped by site and gateway, its communication status and
- * its latest values, kept current over the hub's WebSocket.
+ * The live board: the active alarms and open work orders, then every device grouped by site and
+ * gateway with its communication status and latest values, all kept current over the hub's
+ * WebSocket.
  */
+const alarmBoardRoot = document.querySelector<HTMLElement>('#alarm-board')!;
+const alarmBoard = startAlarmBoard(document.querySelector<HTMLElement>('#alarms')!, document.querySelector<HTMLElement>('#work-orders')!);
 const sitesRoot = document.querySelector<HTMLElement>('#sites')!;
 const summary = document.querySelector<HTMLElement>('#summary')!;
 const connection = document.querySelector<HTMLElement>('#connection')!;
@@ -126,12 +130,17 @@ function connectLive(): void {
     connection.textContent = 'live';
     failedAttempts = 0;
     // Whatever happened while disconnected is fetched again rather than assumed.
-    if (everConnected) void loadAll();
+    if (everConnected) {
+      void loadAll();
+      void alarmBoard.load();
+    }
     everConnected = true;
   });
   socket.addEventListener('message', (event) => {
     const message = JSON.parse(String(event.data)) as LiveMessage;
     if (message.type === 'device') renderDevice(message.device);
+    if (message.type === 'alarm') alarmBoard.alarm(message.alarm);
+    if (message.type === 'work_order') alarmBoard.workOrder(message.work_order);
     if (message.type === 'readings') {
       for (const reading of message.readings) {
         if (!cards.has(reading.device)) {
@@ -151,6 +160,8 @@ function connectLive(): void {
 
 function startBoard(who: string): void {
   document.querySelector<HTMLElement>('#who')!.textContent = who;
+  alarmBoardRoot.hidden = false;
+  void alarmBoard.load();
   loadAll().catch((error: unknown) => {
     summary.textContent = `Cannot load devices: ${(error as Error).message}`;
   });

@@ -24,3 +24,22 @@ export function formatAge(ts: number | null, now: number): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
   return new Date(ts).toLocaleString();
 }
+
+/** A moment in the viewer's own time zone and language. */
+export function formatTime(ts: number): string {
+  return new Date(ts).toLocaleString();
+}
+
+/** "2 h 5 min", "45 min", "under a minute". */
+function formatSpan(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return 'under a minute';
+  const hours = Math.floor(minutes / 60);
+  if (hours === 0) return `${minutes} min`;
+  return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+}
+
+/** A work order's SLA due time, and how long is left or how late it is. */
+export function formatDue(due: number, now: number): string {
+  return due >= now ? `${formatTime(due)} (in ${formatSpan(due - now)})` : `${formatTime(due)} (overdue by ${formatSpan(now - due)})`;
+}

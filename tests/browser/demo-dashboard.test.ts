@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../support/browser.js';
-import { DEMO_SCRIPT, REPO_ROOT } from '../support/paths.js';
-import { freePort, Proc } from '../support/processes.js';
+import { startDemo, type RunningDemo } from '../support/demo.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -17,45 +16,45 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function readIfThere(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** One demo and one browser tab for the whole file: the tests run in order, as a visitor would. */
 describe('npm run demo', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-demo-'));
-  let demo: Proc | undefined;
+  let demo: RunningDemo;
   let browser: Browser | undefined;
+  let page: Page;
+
+  beforeAll(async () => {
+    demo = await startDemo(dataDir);
+    browser = await launchBrowser();
+    page = await browser.newPage();
+  });
 
   afterAll(async () => {
     await browser?.close();
-    await demo?.stop('SIGINT');
+    await demo?.proc.stop('SIGINT');
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('serves the dashboard with live values within 60 s, and stops cleanly on SIGINT', async () => {
-    const env = {
-      ...process.env,
-      GATEHOUSE_HTTP_PORT: String(await freePort()),
-      GATEHOUSE_MQTT_PORT: String(await freePort()),
-      GATEHOUSE_SIM_PORT: String(await freePort()),
-      GATEHOUSE_EDGE_METRICS_PORT: String(await freePort()),
-      GATEHOUSE_DATA_DIR: dataDir,
-    };
-    demo = new Proc('demo', spawn(process.execPath, [DEMO_SCRIPT], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
-    const url = await demo.waitForLine((line) => /^\s+dashboard\s+(\S+)/.exec(line)?.[1], 60_000);
-    const [username, password] = await demo.waitForLine((line) => {
-      const match = /^\s+log in as\s+(\S+) \/ (\S+)/.exec(line);
-      return match ? [match[1]!, match[2]!] : undefined;
-    });
-
-    browser = await launchBrowser();
-    const page = await browser.newPage();
+  it('asks for a login, then serves the dashboard with live values within 60 s', async () => {
+    const url = demo.dashboardUrl;
     await page.goto(url);
     // Nobody is logged in: the dashboard asks, and the API refuses to answer without a session.
     const login = page.locator('form#login');
     await login.waitFor({ state: 'visible', timeout: 30_000 });
     expect((await fetch(`${url}api/v1/devices`)).status).toBe(401);
     await login.locator('input[name="password"]').fill('not the password');
-    await login.locator('input[name="username"]').fill(username);
+    await login.locator('input[name="username"]').fill(demo.username);
     await login.locator('button[type="submit"]').click();
     await expect.poll(() => login.locator('.problem').textContent()).toMatch(/wrong user name or password/);
-    await login.locator('input[name="password"]').fill(password);
+    await login.locator('input[name="password"]').fill(demo.password);
     await login.locator('button[type="submit"]').click();
     await login.waitFor({ state: 'hidden' });
     const energy = page.locator('[data-device="tower-a.gw-01.meter-main"] tr[data-point="energy_import_kwh"] td');
@@ -71,9 +70,51 @@ describe('npm run demo', () => {
     await expect.poll(async () => Number(await voltage.getAttribute('data-ts')), { timeout: 30_000 }).toBeGreaterThan(firstTs);
     expect(await voltage.textContent()).toMatch(/^2\d\d(\.\d+)? V$/);
     await page.screenshot({ path: join(dataDir, 'dashboard.png'), fullPage: true });
+  });
 
+  it('shows a trapped passenger as an alarm and a work order live, pages the lifts technician, and takes the acknowledgement', async () => {
+    const lift = 'tower-a.gw-01.lift-a';
+    const technician = demo.onCall.lifts;
+    expect(technician).toMatch(/^[A-Z]/);
+    const alarm = page.locator('#alarms tbody tr').filter({ has: page.locator('td.rule', { hasText: /^trapped$/ }) });
+    const order = page.locator('#work-orders tbody tr').filter({ hasText: `CRITICAL trapped: ${lift}` });
+    expect(await alarm.count()).toBe(0);
+    // Whatever appears from here on comes over the live feed: a reload would lose this mark.
+    await page.evaluate(() => ((globalThis as Record<string, unknown>).beforeTheTrap = true));
+
+    // As the intro tells a visitor to: the lift simulator's control endpoint traps its passengers.
+    expect((await fetch(`${demo.liftControl}/units/1/trap`, { method: 'POST' })).status).toBe(200);
+
+    await alarm.waitFor({ timeout: 20_000 });
+    expect(await alarm.locator('td.severity').textContent()).toBe('critical');
+    expect(await alarm.locator('td.source').textContent()).toBe(lift);
+    await order.waitFor({ timeout: 20_000 });
+    expect(await order.locator('td.priority').textContent()).toBe('P1');
+    expect(await order.locator('td.status').textContent()).toBe('assigned');
+    expect(await order.locator('td.assignee').textContent()).toBe(technician);
+    expect(await order.locator('td.due').textContent()).toMatch(/\(in 3 h \d+ min\)$/);
+
+    // The technician on call is paged: the demo's pager prints the page and logs it.
+    const paged = `📟 page → ${technician} (lifts): CRITICAL trapped: ${lift} — ack: `;
+    const ackLink = await demo.proc.waitForLine((line) => (line.startsWith(paged) ? line.slice(paged.length) : undefined), 20_000);
+    expect(ackLink.startsWith(demo.dashboardUrl)).toBe(true);
+    expect(ackLink).toMatch(/\/api\/v1\/acks\/[A-Z2-9]{10}$/);
+    await expect.poll(() => readIfThere(demo.pagesLog)).toContain(`${paged}${ackLink}`);
+
+    await order.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => order.locator('td.status').textContent()).toBe('acknowledged');
+    expect(await order.getByRole('button').count()).toBe(0);
+    // The hub acknowledges the order's alarm with it.
+    await expect.poll(() => alarm.locator('td.flags').textContent()).toBe(`acknowledged by ${demo.username}`);
+    expect(await alarm.getByRole('button').count()).toBe(0);
+    expect(await page.locator('#alarms .problem, #work-orders .problem').allTextContents()).toEqual(['', '']);
+    expect(await page.evaluate(() => (globalThis as Record<string, unknown>).beforeTheTrap)).toBe(true);
+  });
+
+  it('stops cleanly on SIGINT', async () => {
+    const demoPid = demo.proc.child.pid!;
     const children = (await new Promise<string>((resolve) => {
-      const pgrep = spawn('pgrep', ['-P', String(demo!.child.pid)]);
+      const pgrep = spawn('pgrep', ['-P', String(demoPid)]);
       let out = '';
       pgrep.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       pgrep.once('exit', () => resolve(out));
@@ -84,9 +125,9 @@ describe('npm run demo', () => {
     // The hub, the agent, a simulator per bus and socat for the DL/T 645 line.
     expect(children.length).toBeGreaterThanOrEqual(10);
 
-    demo.child.kill('SIGINT');
-    expect(await demo.exited).toBe(0);
-    expect(demo.stdout.join('\n')).toContain('Gatehouse demo stopped.');
+    demo.proc.child.kill('SIGINT');
+    expect(await demo.proc.exited).toBe(0);
+    expect(demo.proc.stdout.join('\n')).toContain('Gatehouse demo stopped.');
     expect(children.filter(isAlive)).toEqual([]);
   });
 });
