@@ -123,7 +123,11 @@ const pagingFile = join(dataDir, 'demo-paging.json');
 writeFileSync(pagingFile, JSON.stringify({ webhook: { type: 'webhook', url: pager.url, secret: pager.secret } }, null, 2), { mode: 0o600 });
 
 step('starting the hub');
-const hub = await start('hub', 'cloud/dist/cli.js', [], 'hub ready', { GATEHOUSE_PAGING_FILE: pagingFile });
+// The hub's own rules (cloud/examples/hub-rules.json): a meter silent at the hub, the incomer overloaded.
+const hub = await start('hub', 'cloud/dist/cli.js', [], 'hub ready', {
+  GATEHOUSE_PAGING_FILE: pagingFile,
+  GATEHOUSE_RULES_FILE: env.GATEHOUSE_RULES_FILE ?? join(ROOT, 'cloud', 'examples', 'hub-rules.json'),
+});
 
 /** One simulator per bus of the demo's gateway (edge/examples/demo.yaml), on a port of its own. */
 const SIMULATORS = [

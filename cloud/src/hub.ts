@@ -10,6 +10,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-brok
 import { MosquittoFiles } from './broker/mosquitto-files.js';
 import { Commander } from './commands/commander.js';
 import { AlarmDesk } from './dispatch/alarm-desk.js';
+import { HubRules } from './dispatch/hub-rules.js';
 import { PagingChannels } from './dispatch/paging-settings.js';
 import { JobQueue } from './jobs/queue.js';
 import { Ingestion, type IngestionBroker } from './ingest/ingestion.js';
@@ -23,6 +24,9 @@ export interface RunningHub {
   readonly mqttUrl: string;
   stop(): Promise<void>;
 }
+
+/** How often the hub's rules look at the time (stale data, on- and off-delays). */
+const RULE_TICK_MS = 1000;
 
 /** How often flapping alarms are looked at, to release those whose input has settled. */
 const FLAPPING_CHECK_MS = 10_000;
@@ -79,6 +83,8 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
     live,
     logger: log.child({ part: 'commands' }),
   });
+  const rules = HubRules.fromFile(settings.dispatch.rulesFile, now);
+  if (rules.size > 0) log.info({ rules: rules.size, file: settings.dispatch.rulesFile }, 'hub alarm rules loaded');
   const ingestion: Ingestion = new Ingestion({
     broker: ingestBroker,
     ...stores,
@@ -86,6 +92,7 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
     log: log.child({ part: 'ingestion' }),
     commandResult: (site, gateway, result): Promise<void> => commander.settle(site, gateway, result),
     alarm: (input) => desk.receive(input),
+    rules,
   });
   await ingestion.start();
   commander.start();
@@ -94,6 +101,14 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
     desk.settleFlapping().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'settling flapping alarms failed'));
   }, FLAPPING_CHECK_MS);
   flapping.unref();
+  const ruleTicks = setInterval(() => {
+    const due = rules.tick();
+    // In order, so that a raise and its clear are applied as they happened.
+    void due.reduce((previous, input) => previous.then(() => desk.receive(input)), Promise.resolve()).catch((error: unknown) =>
+      log.warn({ err: (error as Error).message, transitions: due.length }, 'hub rule transitions not applied'),
+    );
+  }, RULE_TICK_MS);
+  ruleTicks.unref();
 
   const publicMqttUrl = settings.security.mqttPublicUrl ?? broker?.url ?? ingestBroker.url;
   const app = await buildApp({
@@ -131,6 +146,7 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
     stop: async () => {
       await app.close();
       clearInterval(flapping);
+      clearInterval(ruleTicks);
       await jobs.stop();
       commander.stop();
       await ingestion.stop();

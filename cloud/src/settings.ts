@@ -64,6 +64,7 @@ const HubEnvironment = z
     GATEHOUSE_RATE_LIMIT_API: z.coerce.number().int().min(1).max(10_000_000).default(1200),
     GATEHOUSE_INFLUX_ROLLUP_RETENTION: RetentionPeriod.prefault('INF'),
     GATEHOUSE_PAGING_FILE: z.string().min(1).optional(),
+    GATEHOUSE_RULES_FILE: z.string().min(1).optional(),
     GATEHOUSE_PUBLIC_URL: HttpUrl.optional(),
     GATEHOUSE_CLOCK_RATE: z.coerce.number().min(1).max(10_000).default(1),
     GATEHOUSE_CLOCK_ORIGIN: z.coerce.number().int().min(0).optional(),
@@ -140,6 +141,8 @@ export interface SecuritySettings {
 export interface DispatchSettings {
   /** JSON file of the hub's paging channels by name (see PagingChannels). */
   pagingFile: string | undefined;
+  /** JSON file of the hub's own alarm rules by site (see HubRules). */
+  rulesFile: string | undefined;
   /** The hub's address as technicians reach it, for acknowledgement links; the listening address when unset. */
   publicUrl: string | undefined;
   /**
@@ -177,6 +180,7 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = p
     http: { host: values.GATEHOUSE_HTTP_HOST, port: values.GATEHOUSE_HTTP_PORT },
     dispatch: {
       pagingFile: values.GATEHOUSE_PAGING_FILE,
+      rulesFile: values.GATEHOUSE_RULES_FILE,
       publicUrl: values.GATEHOUSE_PUBLIC_URL,
       clock: { rate: values.GATEHOUSE_CLOCK_RATE, origin: values.GATEHOUSE_CLOCK_ORIGIN ?? Date.now() },
     },

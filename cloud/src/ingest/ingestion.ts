@@ -14,6 +14,7 @@ import {
   type Reading,
 } from '@gatehouse/protocols';
 import type { AlarmInput } from '../alarms/alarm-book.js';
+import type { HubRules } from '../dispatch/hub-rules.js';
 import { GATEWAY_OFFLINE } from '../dispatch/topology.js';
 import type { LiveFeed } from '../live/live-feed.js';
 import type { BatchLedger } from '../store/batch-ledger.js';
@@ -99,6 +100,8 @@ export interface IngestionDeps {
   log: Logger;
   /** An alarm transition, from a gateway's rules or about the gateway itself (see AlarmDesk.receive). */
   alarm(input: AlarmInput): Promise<void>;
+  /** The hub's own alarm rules, shown every valid message (see HubRules). */
+  rules?: Pick<HubRules, 'readings' | 'events'>;
   /** A gateway's answer to a command the hub sent (see Commander.settle). */
   commandResult(site: string, gateway: string, result: CommandResultPayload): Promise<void>;
 }
@@ -232,11 +235,7 @@ export class Ingestion {
       case 'alarms': {
         const decoded = decodePayload('alarms', packet.payload);
         if (!decoded.ok) return this.reject(packet, decoded.issues);
-        for (const transition of decoded.payload.alarms) {
-          const input: AlarmInput = { site, gateway, source: hubDeviceId(site, gateway, transition.device), ...transition };
-          await this.withRetry(() => this.deps.alarm(input));
-        }
-        return;
+        return this.raise(decoded.payload.alarms.map((transition) => ({ site, gateway, source: hubDeviceId(site, gateway, transition.device), ...transition })));
       }
       case 'cmd/result': {
         const decoded = decodePayload('cmd/result', packet.payload);
@@ -254,11 +253,13 @@ export class Ingestion {
    */
   private async ingestTelemetry(packet: IPublishPacket, site: string, gateway: string, seq: number, readings: Reading[]): Promise<void> {
     const batch = { site, gateway, seq };
+    const kinds = await this.kindsOf(site, gateway, readings);
+    // Before the ledger: every replica's rules see every message (see HubRules).
+    await this.raise(this.deps.rules?.readings(site, gateway, readings, kinds) ?? []);
     if (await this.withRetry(() => this.deps.ledger.has(batch))) {
       this.counters.duplicates++;
       return;
     }
-    const kinds = await this.kindsOf(site, gateway, readings);
     const toStore: TelemetryReading[] = readings.map((reading) => ({
       site,
       gateway,
@@ -293,6 +294,7 @@ export class Ingestion {
    * registered by being marked seen.
    */
   private async ingestEvents(site: string, gateway: string, seq: number, events: GatehouseEvent[]): Promise<void> {
+    await this.raise(this.deps.rules?.events(site, gateway, events) ?? []);
     const stored = await this.withRetry(() => this.deps.events.append(site, gateway, seq, events));
     if (stored.length === 0) {
       this.counters.duplicates++;
@@ -307,6 +309,11 @@ export class Ingestion {
    * The kinds of a gateway's devices, from the registry once and then from memory until its
    * inventory changes them, or, for a device they do not name, at most every KINDS_REFRESH_MS.
    */
+  /** Alarm transitions to the desk, one at a time, each retried while the store fails. */
+  private async raise(inputs: readonly AlarmInput[]): Promise<void> {
+    for (const input of inputs) await this.withRetry(() => this.deps.alarm(input));
+  }
+
   private async kindsOf(site: string, gateway: string, readings: readonly Reading[]): Promise<Map<string, string | null>> {
     const key = `${site}/${gateway}`;
     const now = Date.now();
