@@ -74,6 +74,7 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
     log: log.child({ part: 'dispatch' }),
     now,
     publicUrl: () => settings.dispatch.publicUrl?.replace(/\/$/, '') ?? httpUrl,
+    groupWaitMs: settings.dispatch.groupWaitMs,
   });
   desk.register();
   const commander: Commander = new Commander({

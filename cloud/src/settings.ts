@@ -65,6 +65,7 @@ const HubEnvironment = z
     GATEHOUSE_INFLUX_ROLLUP_RETENTION: RetentionPeriod.prefault('INF'),
     GATEHOUSE_PAGING_FILE: z.string().min(1).optional(),
     GATEHOUSE_RULES_FILE: z.string().min(1).optional(),
+    GATEHOUSE_ALARM_GROUP_WAIT_S: z.coerce.number().int().min(0).max(3600).default(30),
     GATEHOUSE_PUBLIC_URL: HttpUrl.optional(),
     GATEHOUSE_CLOCK_RATE: z.coerce.number().min(1).max(10_000).default(1),
     GATEHOUSE_CLOCK_ORIGIN: z.coerce.number().int().min(0).optional(),
@@ -143,6 +144,8 @@ export interface DispatchSettings {
   pagingFile: string | undefined;
   /** JSON file of the hub's own alarm rules by site (see HubRules). */
   rulesFile: string | undefined;
+  /** How long a device's comm-loss alarm waits for others on its bus before it pages on its own. */
+  groupWaitMs: number;
   /** The hub's address as technicians reach it, for acknowledgement links; the listening address when unset. */
   publicUrl: string | undefined;
   /**
@@ -181,6 +184,7 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = p
     dispatch: {
       pagingFile: values.GATEHOUSE_PAGING_FILE,
       rulesFile: values.GATEHOUSE_RULES_FILE,
+      groupWaitMs: values.GATEHOUSE_ALARM_GROUP_WAIT_S * 1000,
       publicUrl: values.GATEHOUSE_PUBLIC_URL,
       clock: { rate: values.GATEHOUSE_CLOCK_RATE, origin: values.GATEHOUSE_CLOCK_ORIGIN ?? Date.now() },
     },

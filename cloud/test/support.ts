@@ -41,7 +41,7 @@ export async function memoryStores(now: () => number = Date.now) {
     oncall,
     jobs,
     dispatchDeps: (channels: PagingChannels = new PagingChannels({}), publicUrl = 'http://hub.example') => {
-      const desk = new AlarmDesk({ db, alarms, orders, oncall, registry: new Registry(db), jobs, channels, live, log: silentLog, now, publicUrl: () => publicUrl });
+      const desk = new AlarmDesk({ db, alarms, orders, oncall, registry: new Registry(db), jobs, channels, live, log: silentLog, now, publicUrl: () => publicUrl, groupWaitMs: 30_000 });
       return { db, alarms, orders, oncall, desk, now };
     },
     db,

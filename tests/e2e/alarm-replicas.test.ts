@@ -25,6 +25,8 @@ interface WebhookPage {
 
 interface WorkOrder {
   id: number;
+  alarm_id: number | null;
+  title: string;
   status: string;
   device: string | null;
   episode: number;
@@ -34,6 +36,8 @@ interface Alarm {
   id: number;
   source: string;
   rule: string;
+  message: string;
+  parent_id: number | null;
   state: string;
   flapping: boolean;
   episode: number;
@@ -69,6 +73,8 @@ describe('dispatch across hub replicas, restarts, flapping and uplink outages', 
       GATEHOUSE_CLOCK_RATE: String(CLOCK_RATE),
       // Replicas share the drill clock's origin, and a restarted hub picks it up where it was.
       GATEHOUSE_CLOCK_ORIGIN: String(clockOrigin),
+      // Five seconds of real time for the lifts of a failed bus to be grouped.
+      GATEHOUSE_ALARM_GROUP_WAIT_S: String(5 * CLOCK_RATE),
     });
     hubs.set(name, hub);
     return hub;
@@ -127,6 +133,7 @@ describe('dispatch across hub replicas, restarts, flapping and uplink outages', 
       'alarms:',
       '  - { id: trapped, type: state, devices: [lift-1, lift-2, lift-4], point: passenger_trapped, equals: true, severity: critical }',
       '  - { id: lift-fault, type: state, devices: [lift-3], point: fault_code, not_equals: 0, severity: major }',
+      '  - { id: lift-lost, type: comm_loss, kind: elevator, severity: major }',
     ]);
     agent = startAgent(config);
     await agent.waitForLog('agent started');
@@ -219,5 +226,28 @@ describe('dispatch across hub replicas, restarts, flapping and uplink outages', 
     // Raised at the gateway's time of the trap, during the outage, not at its arrival.
     expect(alarm!.raised_at).toBeGreaterThanOrEqual(outageFrom - 1000);
     expect(alarm!.raised_at).toBeLessThanOrEqual(outageTo);
+  });
+
+  it("the lifts of a bus that fails are grouped under the bus's alarm, which opens one work order and pages once", async () => {
+    const lifts4 = [1, 2, 3, 4].map((unit) => `tower-a.gw-lifts.lift-${unit}`);
+    const bus = 'tower-a.gw-lifts.bus:lift-room';
+    const allOrders = async () => (await call('GET', '/api/v1/work-orders?site=tower-a')).work_orders as WorkOrder[];
+    const ordersBefore = new Set((await allOrders()).map((order) => order.id));
+    // The machine room's line goes dead: no lift answers the gateway.
+    await lifts.proc.stop('SIGKILL');
+    const busAlarm = await eventually(async () => (await alarmsOf(bus)).find((alarm) => alarm.state === 'active'), "the bus's alarm", 30_000);
+    expect(busAlarm).toMatchObject({ rule: 'bus_offline', severity: 'major' });
+    expect(busAlarm.message).toContain('4 devices are not answering');
+    for (const lift of lifts4) {
+      const lost = (await alarmsOf(lift)).find((alarm) => alarm.rule === 'lift-lost');
+      expect(lost).toMatchObject({ state: 'active', parent_id: busAlarm.id });
+    }
+    // A bus is no device: its order is found by its alarm.
+    const order = await eventually(async () => (await allOrders()).find((entry) => entry.alarm_id === busAlarm.id), "the bus's work order");
+    expect(order).toMatchObject({ status: 'assigned', device: null, title: `MAJOR bus_offline: ${bus}` });
+    await eventually(async () => (pagesFor(order.id).length > 0 ? true : undefined), "the page for the bus's order");
+    // One new order, the bus's, and one page to the technician on call for the four lifts.
+    expect((await allOrders()).filter((entry) => !ordersBefore.has(entry.id)).map((entry) => entry.id)).toEqual([order.id]);
+    expect(pagesFor(order.id).filter((page) => page.recipient.name === 'Li Wei')).toHaveLength(1);
   });
 });

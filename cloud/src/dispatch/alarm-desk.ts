@@ -18,11 +18,6 @@ const MINUTE = 60_000;
 const STEP_JOB = 'escalation.step';
 const PAGE_JOB = 'page.deliver';
 const GROUP_JOB = 'alarm.group';
-/**
- * How long a device's comm-loss alarm waits for others on its bus before it pages on its own
- * (a bus that fails takes its devices down over a poll round or two).
- */
-const GROUP_WAIT_MS = 30_000;
 /** A reopened order does not page a responder again who was paged about it this recently. */
 const REPAGE_QUIET_MS = 15 * MINUTE;
 
@@ -56,6 +51,11 @@ export interface AlarmDeskDeps {
   now: () => number;
   /** Where people reach the hub (known once it listens): acknowledgement links point here. */
   publicUrl: () => string;
+  /**
+   * How long a device's comm-loss alarm waits for others on its bus before it pages on its own
+   * (a bus that fails takes its devices down over a poll round or two).
+   */
+  groupWaitMs: number;
 }
 
 /**
@@ -123,12 +123,12 @@ export class AlarmDesk {
 
   /**
    * A device stopped answering: if its gateway's or its bus's alarm already stands for it, it
-   * goes under that one; else it waits GROUP_WAIT_MS for others on its bus before it pages.
+   * goes under that one; else it waits `groupWaitMs` for others on its bus before it pages.
    */
   private async holdForGrouping(alarm: AlarmRecord): Promise<void> {
     if (await this.groupUnderCovering(alarm)) return;
     const payload: GroupPayload = { alarm: alarm.id, episode: alarm.episode };
-    await this.deps.jobs.enqueue({ kind: GROUP_JOB, key: `group:alarm:${alarm.id}:e${alarm.episode}`, payload, runAt: this.deps.now() + GROUP_WAIT_MS });
+    await this.deps.jobs.enqueue({ kind: GROUP_JOB, key: `group:alarm:${alarm.id}:e${alarm.episode}`, payload, runAt: this.deps.now() + this.deps.groupWaitMs });
   }
 
   /** After the wait: under a covering alarm, under a new alarm of its bus with the others, or on its own. */
