@@ -10,7 +10,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-brok
 import { MosquittoFiles } from './broker/mosquitto-files.js';
 import { Commander } from './commands/commander.js';
 import { AlarmDesk } from './dispatch/alarm-desk.js';
-import { HubRules } from './dispatch/hub-rules.js';
+import { HubRules, runRuleClock } from './dispatch/hub-rules.js';
 import { PagingChannels } from './dispatch/paging-settings.js';
 import { JobQueue } from './jobs/queue.js';
 import { Ingestion, type IngestionBroker } from './ingest/ingestion.js';
@@ -102,14 +102,7 @@ export async function startHub(settings: HubSettings, log: Logger, say: (line: s
     desk.settleFlapping().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'settling flapping alarms failed'));
   }, FLAPPING_CHECK_MS);
   flapping.unref();
-  const ruleTicks = setInterval(() => {
-    const due = rules.tick();
-    // In order, so that a raise and its clear are applied as they happened.
-    void due.reduce((previous, input) => previous.then(() => desk.receive(input)), Promise.resolve()).catch((error: unknown) =>
-      log.warn({ err: (error as Error).message, transitions: due.length }, 'hub rule transitions not applied'),
-    );
-  }, RULE_TICK_MS);
-  ruleTicks.unref();
+  const ruleTicks = runRuleClock(rules, (input) => desk.receive(input), log.child({ part: 'rules' }), RULE_TICK_MS);
 
   const publicMqttUrl = settings.security.mqttPublicUrl ?? broker?.url ?? ingestBroker.url;
   const app = await buildApp({

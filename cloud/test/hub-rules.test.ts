@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Reading } from '@gatehouse/protocols';
-import { HubRules, HubRulesError } from '../src/dispatch/hub-rules.js';
+import type { AlarmInput } from '../src/alarms/alarm-book.js';
+import { HubRules, HubRulesError, runRuleClock } from '../src/dispatch/hub-rules.js';
 import { memoryStores } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-hub-rules-'));
@@ -79,5 +81,32 @@ describe("the hub's own alarm rules", () => {
     const stale = await stores.alarms.list({ sites: ['tower-a'], state: 'active', limit: 10 });
     expect(stale).toEqual([expect.objectContaining({ source: 'tower-a.gw-01.incomer', rule: 'meter-silent-hub', episode: 1 })]);
     await stores.db.close();
+  });
+
+  it('keeps what the clock raised while the store is down, and applies it in order once the store is back', async () => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-23T02:00:00Z') });
+    try {
+      const rules = HubRules.fromFile(rulesFile(RULES), Date.now);
+      rules.readings('tower-a', 'gw-01', [reading('incomer', 'active_power_kw', 380, Date.now())], new Map([['incomer', 'electric_meter']]));
+      const applied: AlarmInput[] = [];
+      let storeUp = false;
+      const timer = runRuleClock(
+        rules,
+        async (input) => {
+          if (!storeUp) throw new Error('the store is unavailable');
+          applied.push(input);
+        },
+        pino({ level: 'silent' }),
+        1000,
+      );
+      await vi.advanceTimersByTimeAsync(121_000);
+      expect(applied).toEqual([]);
+      storeUp = true;
+      await vi.advanceTimersByTimeAsync(1000);
+      clearInterval(timer);
+      expect(applied).toEqual([expect.objectContaining({ source: 'tower-a.gw-01.incomer', rule: 'meter-silent-hub', state: 'raised' })]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   AlarmEngine,
@@ -112,3 +113,32 @@ export class HubRules {
 
 const inputs = (site: string, gateway: string, transitions: readonly AlarmTransition[]): AlarmInput[] =>
   transitions.map((transition) => ({ site, gateway, ...transition, source: hubDeviceId(site, gateway, transition.device) }));
+
+/**
+ * Ticks the rules every `intervalMs` and applies what falls due, in order (a raise before its
+ * clear). What cannot be applied (the store is down) waits for the next tick: the engines have
+ * moved on, so a transition dropped now would never come again.
+ */
+export function runRuleClock(rules: HubRules, apply: (input: AlarmInput) => Promise<void>, log: Logger, intervalMs: number): NodeJS.Timeout {
+  const waiting: AlarmInput[] = [];
+  let applying = false;
+  const timer = setInterval(() => {
+    waiting.push(...rules.tick());
+    if (applying || waiting.length === 0) return;
+    applying = true;
+    void (async () => {
+      try {
+        while (waiting.length > 0) {
+          await apply(waiting[0]!);
+          waiting.shift();
+        }
+      } catch (error) {
+        log.warn({ err: (error as Error).message, waiting: waiting.length }, 'hub rule transitions wait for the next tick');
+      } finally {
+        applying = false;
+      }
+    })();
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
