@@ -125,7 +125,8 @@ describe('the alarm desk', () => {
     const orders = await openOrders();
     // The bus carries lifts only, so the order is the lift team's.
     expect(orders).toEqual([expect.objectContaining({ alarm_id: bus!.id, trade: 'elevator', team: 'lifts' })]);
-    expect(pagesSince(before)).toHaveLength(1);
+    // The order's timeline says what became of its escalation, should the page be missing.
+    expect(pagesSince(before), JSON.stringify(await stores.orders.timeline(orders[0]!.id))).toHaveLength(1);
 
     // While the bus is down, a lift that is lost again goes straight under it.
     await dispatch.desk.receive(commLoss('lift-1', 'cleared'));

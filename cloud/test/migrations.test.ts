@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresServer } from '../../tests/support/postgres.js';
-import { migrate, MIGRATIONS, openEmbeddedDatabase, openPostgresDatabase, Registry, type SqlClient } from '../src/index.js';
+import { migrate, MIGRATIONS, Registry, type SqlClient } from '../src/index.js';
+import { emptyEmbeddedDatabase, emptyPostgresDatabase, type SqlHarness } from './sql-conformance.js';
 
 const TABLES = [
   'alarm_history',
@@ -34,9 +34,9 @@ const TABLES = [
   'work_orders',
 ];
 
-function migrationSuite(name: string, open: () => Promise<{ db: SqlClient; close(): Promise<void> }>) {
+function migrationSuite(name: string, open: () => Promise<SqlHarness>) {
   describe(`migrations on ${name}`, () => {
-    let opened: { db: SqlClient; close(): Promise<void> } | undefined;
+    let opened: SqlHarness | undefined;
     let db: SqlClient;
 
     beforeAll(async () => {
@@ -75,19 +75,5 @@ function migrationSuite(name: string, open: () => Promise<{ db: SqlClient; close
   });
 }
 
-migrationSuite('PGlite', async () => {
-  const db = await openEmbeddedDatabase(undefined);
-  return { db, close: () => db.close() };
-});
-
-migrationSuite('a PostgreSQL server', async () => {
-  const server = await PostgresServer.create();
-  const db = openPostgresDatabase(server.url);
-  return {
-    db,
-    close: async () => {
-      await db.close();
-      server.remove();
-    },
-  };
-});
+migrationSuite('PGlite', emptyEmbeddedDatabase);
+migrationSuite('a PostgreSQL server', emptyPostgresDatabase);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresServer } from '../../tests/support/postgres.js';
-import { migrate, openEmbeddedDatabase, openPostgresDatabase, People, type SqlClient } from '../src/index.js';
+import { migrate, People, type SqlClient } from '../src/index.js';
 import {
   escalationPlan,
   OnCall,
@@ -12,6 +11,7 @@ import {
   type EscalationPolicy,
   type Rotation,
 } from '../src/oncall/index.js';
+import { emptyEmbeddedDatabase, emptyPostgresDatabase, type SqlHarness } from './sql-conformance.js';
 
 const at = (iso: string) => Date.parse(iso);
 const MINUTE = 60_000;
@@ -225,9 +225,9 @@ describe('escalationPlan', () => {
 });
 
 /** The store's suite, run on each relational adapter. */
-function storeSuite(adapter: string, open: () => Promise<{ db: SqlClient; close(): Promise<void> }>) {
+function storeSuite(adapter: string, open: () => Promise<SqlHarness>) {
   describe(`the on-call store on ${adapter}`, () => {
-    let opened: { db: SqlClient; close(): Promise<void> } | undefined;
+    let opened: SqlHarness | undefined;
     let db: SqlClient;
     let oncall: OnCall;
     const clock = { now: at('2026-11-22T02:00:00Z') };
@@ -406,19 +406,5 @@ function storeSuite(adapter: string, open: () => Promise<{ db: SqlClient; close(
   });
 }
 
-storeSuite('PGlite', async () => {
-  const db = await openEmbeddedDatabase(undefined);
-  return { db, close: () => db.close() };
-});
-
-storeSuite('a PostgreSQL server', async () => {
-  const server = await PostgresServer.create();
-  const db = openPostgresDatabase(server.url);
-  return {
-    db,
-    close: async () => {
-      await db.close();
-      server.remove();
-    },
-  };
-});
+storeSuite('PGlite', emptyEmbeddedDatabase);
+storeSuite('a PostgreSQL server', emptyPostgresDatabase);

@@ -217,7 +217,7 @@ export class AlarmBook {
 
   async history(id: number): Promise<AlarmHistoryEntry[]> {
     const rows = await this.db.query<{ at: number; kind: string; actor: string | null; detail: Record<string, unknown> }>(
-      `select (extract(epoch from at) * 1000)::float8 as at, kind, actor, detail from alarm_history where alarm_id = $1 order by at, id`,
+      `select ${epochMsAs('at')}, kind, actor, detail from alarm_history where alarm_id = $1 order by at, id`,
       [id],
     );
     return rows.map((row) => ({ ...row, at: Math.round(row.at) }));

@@ -7,6 +7,7 @@ import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { LiveFeed } from '../live/live-feed.js';
 import type { OnCall } from '../oncall/index.js';
 import type { Registry } from '../store/registry.js';
+import { epochMsAs } from '../store/sql-fragments.js';
 import type { SqlClient } from '../store/sql.js';
 import { PRIORITY_OF_SEVERITY, SEVERITY_RANK, SLA_MS, UNANSWERED } from '../work-orders/lifecycle.js';
 import type { WorkOrderBook, WorkOrderRecord } from '../work-orders/work-order-book.js';
@@ -77,7 +78,8 @@ export class AlarmDesk {
     // A page is one HTTP call or one SMTP exchange; a lease well past their timeouts.
     this.deps.jobs.handle(STEP_JOB, (job) => this.runStep(job), { leaseMs: 30_000 });
     this.deps.jobs.handle(PAGE_JOB, (job) => this.deliverPage(job), { leaseMs: 60_000, concurrency: 8 });
-    this.deps.jobs.handle(GROUP_JOB, (job) => this.group(job.payload as unknown as GroupPayload), { leaseMs: 30_000 });
+    // One at a time here: the devices of a failing bus come due together and are grouped by the first.
+    this.deps.jobs.handle(GROUP_JOB, (job) => this.group(job.payload as unknown as GroupPayload), { leaseMs: 30_000, concurrency: 1 });
   }
 
   async receive(input: AlarmInput): Promise<void> {
@@ -139,7 +141,8 @@ export class AlarmDesk {
     const bus = await this.topology.busOf(alarm);
     const together = bus && alarm.gateway ? await this.deps.alarms.ungroupedCommLossOnBus(alarm.site, alarm.gateway, bus) : [];
     if (!bus || !alarm.gateway || together.length < 2) {
-      await this.openWorkOrder(alarm, { escalate: true });
+      // Alone, unless another replica's job has just raised the bus's alarm over it.
+      if (!(await this.groupUnderCovering(alarm))) await this.openWorkOrder(alarm, { escalate: true });
       return;
     }
     const input = this.topology.busAlarmFor(alarm.site, alarm.gateway, bus, together);
@@ -379,7 +382,7 @@ export class AlarmDesk {
    */
   private async recentlyPagedForEarlierEpisode(page: PagePayload, now: number): Promise<number | undefined> {
     const [row] = await this.deps.db.query<{ delivered_at: number }>(
-      `select (extract(epoch from max(delivered_at)) * 1000)::float8 as delivered_at from pages
+      `select ${epochMsAs('max(delivered_at)', 'delivered_at')} from pages
        where work_order_id = $1 and responder = $2 and channel = $3 and status = 'delivered' and not starts_with(id, $4)`,
       [page.order, page.responder, page.channel, `page:wo:${page.order}:e${page.episode}:`],
     );

@@ -1,3 +1,4 @@
+import { epochMsAs, SqlFilter } from '../store/sql-fragments.js';
 import type { SqlTransaction } from '../store/sql.js';
 import type { CheckedJob, JobRecord, JobState } from './job.js';
 
@@ -6,9 +7,8 @@ import type { CheckedJob, JobRecord, JobState } from './job.js';
  * clock, never the database's now(), so that a drill clock moves due times and leases too.
  */
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
-const JOB_COLUMNS = `id::float8 as id, kind, key, payload, state, ${ms('run_at')} as run_at, attempts, max_attempts,
-  locked_by, ${ms('locked_until')} as locked_until, last_error, ${ms('created_at')} as created_at, ${ms('finished_at')} as finished_at`;
+const JOB_COLUMNS = `id::float8 as id, kind, key, payload, state, ${epochMsAs('run_at')}, attempts, max_attempts,
+  locked_by, ${epochMsAs('locked_until')}, last_error, ${epochMsAs('created_at')}, ${epochMsAs('finished_at')}`;
 
 const iso = (at: number) => new Date(at).toISOString();
 
@@ -134,20 +134,13 @@ export interface JobFilter {
 
 /** Jobs matching every given condition, soonest due first. */
 export async function listJobs(db: SqlTransaction, filter: JobFilter): Promise<JobRecord[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (filter.kind !== undefined) add('kind = ?', filter.kind);
-  if (filter.state !== undefined) add('state = ?', filter.state);
-  if (filter.keyPrefix !== undefined) add('key like ?', keysStartingWith(filter.keyPrefix));
-  params.push(filter.limit ?? 100);
+  const where = new SqlFilter()
+    .when(filter.kind, (p) => `kind = ${p}`)
+    .when(filter.state, (p) => `state = ${p}`)
+    .when(filter.keyPrefix === undefined ? undefined : keysStartingWith(filter.keyPrefix), (p) => `key like ${p}`);
   return db.query<JobRecord>(
-    `select ${JOB_COLUMNS} from jobs ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-     order by run_at, id limit $${params.length}`,
-    params,
+    `select ${JOB_COLUMNS} from jobs ${where.where} order by run_at, id limit ${where.param(filter.limit ?? 100)}`,
+    where.params,
   );
 }
 

@@ -1,3 +1,4 @@
+import { epochMsAs, SqlFilter } from '../store/sql-fragments.js';
 import type { SqlClient, SqlTransaction } from '../store/sql.js';
 import { OnCallRefusal } from './errors.js';
 import { ROLE_TARGETS, type EscalationPolicy, type FieldIssue, type Override, type Responder, type Schedule, type Target, type Team, type Trade } from './model.js';
@@ -10,14 +11,13 @@ export interface PagedResponder extends Responder {
 
 export type OverrideInput = Omit<Override, 'id'>;
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
 const iso = (at: number) => new Date(at).toISOString();
 
 const TEAM_COLUMNS = 'id, name, trade, sites, contractor, channels';
 const RESPONDER_COLUMNS = 'id, team, name, user_id::float8 as user_id, email, phone, role';
 const SCHEDULE_COLUMNS = `id, team, name, time_zone, rotation, handoff_time, handoff_weekday::int as handoff_weekday,
   to_char(start_date, 'YYYY-MM-DD') as start_date, responders, secondary_responders`;
-const OVERRIDE_COLUMNS = `id::float8 as id, schedule, layer, responder, ${ms('starts_at')} as "from", ${ms('ends_at')} as "to", reason`;
+const OVERRIDE_COLUMNS = `id::float8 as id, schedule, layer, responder, ${epochMsAs('starts_at', '"from"')}, ${epochMsAs('ends_at', '"to"')}, reason`;
 const POLICY_COLUMNS = 'id, team, steps, repeat, repeat_after_minutes';
 
 /**
@@ -114,7 +114,7 @@ export class OnCall {
    * escalation step names them, because quietly changing who is paged is worse than an error.
    */
   async deleteResponder(id: string): Promise<Responder | undefined> {
-    return this.refusable(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const [responder] = await tx.query<Responder>(`select ${RESPONDER_COLUMNS} from responders where id = $1`, [id]);
       if (!responder) return undefined;
       await lockTeam(tx, responder.team);
@@ -127,7 +127,7 @@ export class OnCall {
       );
       if (users.length > 0) {
         const named = users.map((user) => `${user.kind} "${user.id}"`).join(', ');
-        return new OnCallRefusal('in_use', id, `responder "${id}" is still named by ${named}: take them out of it first`);
+        throw new OnCallRefusal('in_use', id, `responder "${id}" is still named by ${named}: take them out of it first`);
       }
       await tx.query('delete from responders where id = $1', [id]);
       return responder;
@@ -164,7 +164,8 @@ export class OnCall {
   // Schedules and overrides.
 
   async listSchedules(team?: string): Promise<Schedule[]> {
-    return this.db.query<Schedule>(`select ${SCHEDULE_COLUMNS} from schedules where $1::text is null or team = $1 order by id`, [team ?? null]);
+    const where = new SqlFilter().when(team, (p) => `team = ${p}`);
+    return this.db.query<Schedule>(`select ${SCHEDULE_COLUMNS} from schedules ${where.where} order by id`, where.params);
   }
 
   async getSchedule(id: string): Promise<Schedule | undefined> {
@@ -172,25 +173,24 @@ export class OnCall {
   }
 
   async createSchedule(schedule: Schedule): Promise<Schedule> {
-    return this.refusable(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await lockTeam(tx, schedule.team);
-      const strangers = await checkMembers(tx, schedule.team, rotationMembers(schedule));
-      if (strangers) return strangers;
+      await checkMembers(tx, schedule.team, rotationMembers(schedule));
       const [row] = await tx.query<Schedule>(
         `insert into schedules (id, team, name, time_zone, rotation, handoff_time, handoff_weekday, start_date, responders, secondary_responders)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict do nothing returning ${SCHEDULE_COLUMNS}`,
         scheduleParams(schedule),
       );
-      return row ?? new OnCallRefusal('exists', schedule.id, `a schedule "${schedule.id}" exists already`);
+      if (!row) throw new OnCallRefusal('exists', schedule.id, `a schedule "${schedule.id}" exists already`);
+      return row;
     });
   }
 
   /** Replaces a schedule's definition; its team stays. */
   async updateSchedule(schedule: Schedule): Promise<Schedule | undefined> {
-    return this.refusable(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await lockTeam(tx, schedule.team);
-      const strangers = await checkMembers(tx, schedule.team, rotationMembers(schedule));
-      if (strangers) return strangers;
+      await checkMembers(tx, schedule.team, rotationMembers(schedule));
       const [row] = await tx.query<Schedule>(
         `update schedules set name = $3, time_zone = $4, rotation = $5, handoff_time = $6, handoff_weekday = $7, start_date = $8,
                 responders = $9, secondary_responders = $10
@@ -219,10 +219,9 @@ export class OnCall {
   }
 
   async addOverride(team: string, override: OverrideInput): Promise<Override> {
-    return this.refusable(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await lockTeam(tx, team);
-      const strangers = await checkMembers(tx, team, [{ path: ['responder'], id: override.responder }]);
-      if (strangers) return strangers;
+      await checkMembers(tx, team, [{ path: ['responder'], id: override.responder }]);
       const [row] = await tx.query<Override>(
         `insert into schedule_overrides (schedule, layer, responder, starts_at, ends_at, reason) values ($1, $2, $3, $4, $5, $6)
          returning ${OVERRIDE_COLUMNS}`,
@@ -248,7 +247,8 @@ export class OnCall {
   // Escalation policies.
 
   async listPolicies(team?: string): Promise<EscalationPolicy[]> {
-    return this.db.query<EscalationPolicy>(`select ${POLICY_COLUMNS} from escalation_policies where $1::text is null or team = $1 order by id`, [team ?? null]);
+    const where = new SqlFilter().when(team, (p) => `team = ${p}`);
+    return this.db.query<EscalationPolicy>(`select ${POLICY_COLUMNS} from escalation_policies ${where.where} order by id`, where.params);
   }
 
   async getPolicy(id: string): Promise<EscalationPolicy | undefined> {
@@ -260,27 +260,26 @@ export class OnCall {
   }
 
   async createPolicy(policy: EscalationPolicy): Promise<EscalationPolicy> {
-    return this.refusable(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await lockTeam(tx, policy.team);
       const [existing] = await tx.query<{ id: string }>('select id from escalation_policies where team = $1', [policy.team]);
-      if (existing) return new OnCallRefusal('team_has_policy', policy.team, `team "${policy.team}" has escalation policy "${existing.id}" already: change that one`);
-      const strangers = await checkMembers(tx, policy.team, stepMembers(policy));
-      if (strangers) return strangers;
+      if (existing) throw new OnCallRefusal('team_has_policy', policy.team, `team "${policy.team}" has escalation policy "${existing.id}" already: change that one`);
+      await checkMembers(tx, policy.team, stepMembers(policy));
       const [row] = await tx.query<EscalationPolicy>(
         `insert into escalation_policies (id, team, steps, repeat, repeat_after_minutes) values ($1, $2, $3::jsonb, $4, $5)
          on conflict do nothing returning ${POLICY_COLUMNS}`,
         [policy.id, policy.team, JSON.stringify(policy.steps), policy.repeat, policy.repeat_after_minutes],
       );
-      return row ?? new OnCallRefusal('exists', policy.id, `an escalation policy "${policy.id}" exists already`);
+      if (!row) throw new OnCallRefusal('exists', policy.id, `an escalation policy "${policy.id}" exists already`);
+      return row;
     });
   }
 
   /** Replaces a policy's steps and repeats; its team stays. */
   async updatePolicy(policy: EscalationPolicy): Promise<EscalationPolicy | undefined> {
-    return this.refusable(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await lockTeam(tx, policy.team);
-      const strangers = await checkMembers(tx, policy.team, stepMembers(policy));
-      if (strangers) return strangers;
+      await checkMembers(tx, policy.team, stepMembers(policy));
       const [row] = await tx.query<EscalationPolicy>(
         `update escalation_policies set steps = $3::jsonb, repeat = $4, repeat_after_minutes = $5 where id = $1 and team = $2 returning ${POLICY_COLUMNS}`,
         [policy.id, policy.team, JSON.stringify(policy.steps), policy.repeat, policy.repeat_after_minutes],
@@ -291,24 +290,6 @@ export class OnCall {
 
   async deletePolicy(id: string): Promise<EscalationPolicy | undefined> {
     return (await this.db.query<EscalationPolicy>(`delete from escalation_policies where id = $1 returning ${POLICY_COLUMNS}`, [id]))[0];
-  }
-
-  /**
-   * Runs `work` in a transaction; a refusal it returns rolls the transaction back and is thrown.
-   * (Returned rather than thrown by `work`: the adapters report whatever escapes a transaction
-   * as a StoreError, and the refusal is recovered from here.)
-   */
-  private async refusable<T>(work: (tx: SqlTransaction) => Promise<T | OnCallRefusal>): Promise<T> {
-    let refusal: OnCallRefusal | undefined;
-    try {
-      return await this.db.transaction(async (tx) => {
-        const result = await work(tx);
-        if (result instanceof OnCallRefusal) throw (refusal = result);
-        return result;
-      });
-    } catch (error) {
-      throw refusal ?? error;
-    }
   }
 
   private async checkUser(userId: number | null): Promise<void> {
@@ -329,14 +310,14 @@ interface NamedMember {
   id: string;
 }
 
-/** A refusal naming each of `members` that is not a responder of `team`, if any is not. */
-async function checkMembers(tx: SqlTransaction, team: string, members: readonly NamedMember[]): Promise<OnCallRefusal | undefined> {
-  if (members.length === 0) return undefined;
+/** Refuses, naming each of them, `members` that are not responders of `team`. */
+async function checkMembers(tx: SqlTransaction, team: string, members: readonly NamedMember[]): Promise<void> {
+  if (members.length === 0) return;
   const ids = [...new Set(members.map((member) => member.id))];
   const found = await tx.query<{ id: string }>('select id from responders where team = $1 and id = any($2::text[])', [team, ids]);
   const known = new Set(found.map((row) => row.id));
   const issues = members.filter((member) => !known.has(member.id)).map((member) => ({ path: member.path, message: `no responder "${member.id}" in team "${team}"` }));
-  return issues.length > 0 ? new OnCallRefusal('not_in_team', team, issues.map((issue) => issue.message).join('; '), issues) : undefined;
+  if (issues.length > 0) throw new OnCallRefusal('not_in_team', team, issues.map((issue) => issue.message).join('; '), issues);
 }
 
 const rotationMembers = (schedule: Schedule): NamedMember[] => [

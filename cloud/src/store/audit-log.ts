@@ -1,3 +1,4 @@
+import { epochMsAs, SqlFilter } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** One security event or change, as the audit log keeps it. */
@@ -66,23 +67,20 @@ export class AuditLog {
 
   /** Newest first. */
   async list(filter: AuditFilter): Promise<AuditRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      params.push(value);
-      where.push(clause.replace('?', `$${params.length}`));
-    };
-    if (filter.actor !== undefined) add('actor = ?', filter.actor);
-    if (filter.action !== undefined) add('action like ?', filter.action.endsWith('.') ? `${filter.action}%` : filter.action);
-    if (filter.site !== undefined) add('site = ?', filter.site);
-    if (filter.target !== undefined) add('target = ?', filter.target);
-    if (filter.from !== undefined) add('at >= ?', new Date(filter.from).toISOString());
-    if (filter.to !== undefined) add('at < ?', new Date(filter.to).toISOString());
-    params.push(filter.limit);
+    const where = new SqlFilter()
+      .when(filter.actor, (p) => `actor = ${p}`)
+      // An action ending in a dot is a prefix: `login.` matches every login action.
+      .when(filter.action?.endsWith('.') ? `${filter.action}%` : filter.action, (p) => `action like ${p}`)
+      .when(filter.site, (p) => `site = ${p}`)
+      .when(filter.target, (p) => `target = ${p}`)
+      .when(isoOrUndefined(filter.from), (p) => `at >= ${p}`)
+      .when(isoOrUndefined(filter.to), (p) => `at < ${p}`);
     return this.db.query<AuditRecord>(
-      `select id::float8 as id, (extract(epoch from at) * 1000)::float8 as at, actor, actor_kind, ip, action, target, site, outcome, before, after
-       from audit_log ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit $${params.length}`,
-      params,
+      `select id::float8 as id, ${epochMsAs('at')}, actor, actor_kind, ip, action, target, site, outcome, before, after
+       from audit_log ${where.where} order by id desc limit ${where.param(filter.limit)}`,
+      where.params,
     );
   }
 }
+
+const isoOrUndefined = (at: number | undefined) => (at === undefined ? undefined : new Date(at).toISOString());

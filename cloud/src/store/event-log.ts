@@ -1,5 +1,5 @@
 import { hubDeviceId, type GatehouseEvent } from '@gatehouse/protocols';
-import { SqlFilter } from './sql-fragments.js';
+import { epochMsAs, SqlFilter } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** An event as the hub keeps it: the device by its hub-wide id. */
@@ -79,7 +79,7 @@ interface EventRow {
   data: Record<string, unknown>;
 }
 
-const COLUMNS = `id, site, gateway, device_id, type, (extract(epoch from ts) * 1000)::float8 as ts, data`;
+const COLUMNS = `id, site, gateway, device_id, type, ${epochMsAs('ts')}, data`;
 
 const toStored = (row: EventRow): StoredEvent => ({
   id: Number(row.id),

@@ -1,4 +1,5 @@
 import { digestOf, hashPassword, mosquittoHash, newSecret, verifyPassword } from '../auth/secrets.js';
+import { epochMsAs, SqlFilter } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** How long an enrolment token may wait to be used. */
@@ -28,7 +29,6 @@ export type EnrolmentRefusal = 'unknown' | 'used' | 'expired';
 /** The user name of a gateway at the broker: `{site}.{gateway}` (identifiers hold no `.`). */
 export const gatewayUsername = (site: string, gateway: string) => `${site}.${gateway}`;
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
 const iso = (at: number) => new Date(at).toISOString();
 
 /**
@@ -50,21 +50,22 @@ export class GatewayCredentials {
   }
 
   async getGateway(site: string, gateway: string): Promise<GatewayRecord | undefined> {
-    return (await this.select('where g.site = $1 and g.gateway = $2', [site, gateway]))[0];
+    const where = new SqlFilter().when(site, (p) => `g.site = ${p}`).when(gateway, (p) => `g.gateway = ${p}`);
+    return (await this.select(where))[0];
   }
 
   async listGateways(): Promise<GatewayRecord[]> {
-    return this.select('', []);
+    return this.select(new SqlFilter());
   }
 
-  private select(where: string, params: unknown[]): Promise<GatewayRecord[]> {
+  private select(where: SqlFilter): Promise<GatewayRecord[]> {
     return this.db.query<GatewayRecord>(
       `select g.site, g.gateway, g.state,
               case when c.username is null then 'none' when c.revoked_at is null then 'active' else 'revoked' end as credentials,
-              c.username, ${ms('c.issued_at')} as issued_at, ${ms('c.revoked_at')} as revoked_at
+              c.username, ${epochMsAs('c.issued_at')}, ${epochMsAs('c.revoked_at')}
        from gateways g left join gateway_credentials c on c.site = g.site and c.gateway = g.gateway
-       ${where} order by g.site, g.gateway`,
-      params,
+       ${where.where} order by g.site, g.gateway`,
+      where.params,
     );
   }
 

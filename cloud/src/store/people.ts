@@ -1,5 +1,6 @@
 import { type Principal, type Role, type Scope } from '../auth/roles.js';
 import { digestOf, hashPassword, newSecret, verifyPassword } from '../auth/secrets.js';
+import { epochMsAs } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** After this many failed logins in a row an account is locked… */
@@ -38,12 +39,11 @@ export type LoginOutcome =
   | { kind: 'locked'; user: UserRecord; until: number }
   | { kind: 'disabled'; user: UserRecord };
 
-const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
 const userColumns = (t = '') =>
-  `${t}id::float8 as id, ${t}username, ${t}role, ${t}sites, ${t}disabled, ${ms(`${t}locked_until`)} as locked_until, ${ms(`${t}created_at`)} as created_at`;
+  `${t}id::float8 as id, ${t}username, ${t}role, ${t}sites, ${t}disabled, ${epochMsAs(`${t}locked_until`)}, ${epochMsAs(`${t}created_at`)}`;
 const USER_COLUMNS = userColumns();
-const TOKEN_COLUMNS = `id::float8 as id, name, role, sites, scopes, created_by, ${ms('created_at')} as created_at,
-  ${ms('expires_at')} as expires_at, ${ms('revoked_at')} as revoked_at`;
+const TOKEN_COLUMNS = `id::float8 as id, name, role, sites, scopes, created_by, ${epochMsAs('created_at')},
+  ${epochMsAs('expires_at')}, ${epochMsAs('revoked_at')}`;
 
 const iso = (at: number) => new Date(at).toISOString();
 

@@ -39,10 +39,22 @@ export async function openEmbeddedDatabase(dataDir: string | undefined): Promise
   return {
     ...over(db, db),
     transaction: async (work) => {
+      // What `work` throws passes through as it is: its statements' errors are store errors
+      // already, and anything else is the caller's own (a refusal, say). Only what PGlite
+      // throws around it (BEGIN, COMMIT, ROLLBACK, a closed database) is wrapped here.
+      let thrownByWork: { error: unknown } | undefined;
       try {
-        return await db.transaction((tx) => work(over(db, tx)));
+        return await db.transaction(async (tx) => {
+          try {
+            return await work(over(db, tx));
+          } catch (error) {
+            thrownByWork = { error };
+            throw error;
+          }
+        });
       } catch (error) {
-        throw error instanceof StoreError ? error : storeError(db, error);
+        if (thrownByWork?.error === error) throw error;
+        throw storeError(db, error);
       }
     },
     close: () => db.close(),

@@ -88,12 +88,21 @@ export function openPostgresDatabase(url: string, maxConnections = 10): SqlClien
       try {
         await run(client, 'begin');
         const result = await work(over(client));
-        await run(client, 'commit');
+        const committed = await client.query('commit').catch((error: unknown) => {
+          throw storeError(where, error);
+        });
+        // A transaction one of whose statements failed is rolled back at COMMIT, which PostgreSQL
+        // answers with ROLLBACK rather than an error: the work swallowed that failure.
+        if (committed.command === 'ROLLBACK') {
+          throw new StoreError('rejected', 'postgresql', `PostgreSQL at ${where} rolled the transaction back at COMMIT: one of its statements had failed`);
+        }
         return result;
       } catch (error) {
         await client.query('rollback').catch((rollbackError: Error) => {
           broken = rollbackError;
         });
+        // As it was thrown: BEGIN's and COMMIT's errors are store errors already (`run`), as are
+        // those of the work's statements, and anything else the work threw is the caller's own.
         throw error;
       } finally {
         // A connection whose rollback failed is in an unknown state: destroy it, do not reuse it.

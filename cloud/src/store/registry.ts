@@ -1,4 +1,5 @@
 import { hubDeviceId, type DevicesPayload, type StatusPayload } from '@gatehouse/protocols';
+import { epochMsAs, SqlFilter } from './sql-fragments.js';
 import type { SqlClient } from './sql.js';
 
 /** A device's status as people read it: its gateway offline makes it offline too. */
@@ -52,12 +53,10 @@ interface DeviceRow {
   last_seen: number | null;
 }
 
-const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
-
 const SELECT_DEVICES = `
   select d.id, d.site, d.gateway, d.device, d.kind, d.profile, d.bus, d.serves, d.comm_status, d.comm_reason,
-         ${epochMs('d.last_good_read')} as last_good_read, d.consecutive_failures, d.total_errors,
-         g.state as gateway_state, ${epochMs('d.last_seen')} as last_seen
+         ${epochMsAs('d.last_good_read')}, d.consecutive_failures, d.total_errors,
+         g.state as gateway_state, ${epochMsAs('d.last_seen')}
   from devices d left join gateways g on g.site = d.site and g.gateway = d.gateway`;
 
 /**
@@ -189,22 +188,22 @@ export class Registry {
   }
 
   async listSites(): Promise<SiteRecord[]> {
-    return this.selectSites('');
+    return this.selectSites(new SqlFilter());
   }
 
   async getSite(id: string): Promise<SiteRecord | undefined> {
-    return (await this.selectSites('where s.id = $1', [id]))[0];
+    return (await this.selectSites(new SqlFilter().when(id, (p) => `s.id = ${p}`)))[0];
   }
 
-  private selectSites(where: string, params: unknown[] = []): Promise<SiteRecord[]> {
+  private selectSites(where: SqlFilter): Promise<SiteRecord[]> {
     return this.db.query<SiteRecord>(
       `select s.id, s.name, s.time_zone,
               (select count(*)::int from gateways g where g.site = s.id) as gateways,
               (select count(*)::int from devices d where d.site = s.id) as devices,
               (select count(*)::int from devices d join gateways g on g.site = d.site and g.gateway = d.gateway
                 where d.site = s.id and d.comm_status = 'online' and g.state <> 'offline') as devices_online
-       from sites s ${where} order by s.id`,
-      params,
+       from sites s ${where.where} order by s.id`,
+      where.params,
     );
   }
 }

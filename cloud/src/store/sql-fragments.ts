@@ -3,8 +3,14 @@
  * a list query built from whichever of its fields the caller gave.
  */
 
-/** `column` as float milliseconds since the epoch, named after itself. */
-export const epochMsAs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8 as ${column}`;
+/** `column` (a timestamptz) as float milliseconds since the epoch; null stays null. */
+export const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
+
+/**
+ * `epochMs(column)` named `name`: by default the column's own name without its table
+ * (`d.last_seen` is named `last_seen`), as `select d.last_seen` would name it.
+ */
+export const epochMsAs = (column: string, name = column.slice(column.lastIndexOf('.') + 1)) => `${epochMs(column)} as ${name}`;
 
 /** Conditions joined with AND, each value passed as a numbered parameter, never spliced in. */
 export class SqlFilter {

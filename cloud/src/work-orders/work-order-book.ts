@@ -213,7 +213,7 @@ export class WorkOrderBook {
 
   async timeline(id: number): Promise<TimelineEntry[]> {
     const rows = await this.db.query<TimelineEntry>(
-      `select (extract(epoch from at) * 1000)::float8 as at, kind, actor, detail from work_order_timeline where work_order_id = $1 order by at, id`,
+      `select ${epochMsAs('at')}, kind, actor, detail from work_order_timeline where work_order_id = $1 order by at, id`,
       [id],
     );
     return rows.map((row) => ({ ...row, at: Math.round(row.at) }));

@@ -1,5 +1,6 @@
 import type { Quality } from '@gatehouse/protocols';
 import { isStoreError } from '../errors.js';
+import { epochMs, epochMsAs } from '../sql-fragments.js';
 import type { SqlClient } from '../sql.js';
 import type {
   Aggregation,
@@ -51,8 +52,6 @@ const AGGREGATE: Record<Aggregation, string> = {
   last: '(array_agg(value order by ts desc))[1]',
 };
 
-const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
-
 /** The telemetry store of the embedded deployment: readings in PostgreSQL tables. */
 export class SqlTelemetryStore implements TelemetryStore {
   constructor(private readonly db: SqlClient) {}
@@ -85,7 +84,7 @@ export class SqlTelemetryStore implements TelemetryStore {
 
   async latest(device: TelemetryDevice): Promise<StoredReading[]> {
     const rows = await this.db.query<{ point: string; ts: number; value: ReadingValue; quality: Quality }>(
-      `select point, ${epochMs('ts')} as ts, value, quality from latest_readings where device_id = $1 order by point`,
+      `select point, ${epochMsAs('ts')}, value, quality from latest_readings where device_id = $1 order by point`,
       [device.id],
     );
     return rows.map((row) => ({ device: device.id, point: row.point, ts: Math.round(row.ts), value: row.value, quality: row.quality }));

@@ -1,0 +1,3 @@
+import { emptyEmbeddedDatabase, sqlStoreConformance } from './sql-conformance.js';
+
+sqlStoreConformance('PGlite', emptyEmbeddedDatabase);

@@ -1,0 +1,3 @@
+import { emptyPostgresDatabase, sqlStoreConformance } from './sql-conformance.js';
+
+sqlStoreConformance('a PostgreSQL server', emptyPostgresDatabase);
