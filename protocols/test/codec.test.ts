@@ -55,6 +55,19 @@ describe('decodeRegisters', () => {
     expect(decodeRegisters([0x5444, 0x2020], { type: 'string', order: 'BADC', length: 2 })).toBe('DT');
   });
 
+  // A string's characters are in address order whatever the device's word order: CDAB reads it as
+  // ABCD does and DCBA as BADC does. Reversing the registers would read "DTSU666" as "6\0SU6DT".
+  it.each([
+    ['ABCD', [0x4454, 0x5355, 0x3636, 0x3600]],
+    ['CDAB', [0x4454, 0x5355, 0x3636, 0x3600]],
+    ['BADC', [0x5444, 0x5553, 0x3636, 0x0036]],
+    ['DCBA', [0x5444, 0x5553, 0x3636, 0x0036]],
+  ] as const)('never reverses the registers of a string (%s)', (order, registers) => {
+    const layout: RegisterLayout = { type: 'string', order, length: 4 };
+    expect(decodeRegisters(registers, layout)).toBe('DTSU666');
+    expect(encodeRegisters('DTSU666', layout)).toEqual(registers);
+  });
+
   it('refuses registers that are not BCD', () => {
     expect(() => decodeRegisters([0x12a4], { type: 'bcd16', order: 'ABCD' })).toThrow(RegisterDecodeError);
   });

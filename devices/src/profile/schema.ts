@@ -22,11 +22,106 @@ export function isBitTable(table: ModbusTable): boolean {
   return table === 'coil' || table === 'discrete';
 }
 
-export const ModbusPointMapping = z.object({
+/**
+ * An object of a profile that refuses keys it does not know, as the agent's configuration does:
+ * a misspelt optional field (`scal: 0.1`, `writeable: true`) would otherwise be dropped without a
+ * word, and the point read unscaled or never written. The message names the key, and the field it
+ * was probably meant to be.
+ */
+function strictObject<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
+  });
+}
+
+function unknownKeysMessage(keys: readonly string[], known: readonly string[]): string {
+  const named = keys.map((key) => {
+    const meant = nearestKey(key, known);
+    return meant === undefined ? `"${key}"` : `"${key}" (did you mean "${meant}"?)`;
+  });
+  return `Unrecognized key${keys.length === 1 ? '' : 's'}: ${named.join(', ')}`;
+}
+
+/**
+ * The known key a typo was most likely meant to be: at most two edits away (a letter left out,
+ * added, changed, or two swapped), and fewer edits than half its length, so that a short
+ * unrelated key is not "corrected".
+ */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate);
+    if (distance <= 2 && distance * 2 < key.length && (!best || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+/** Optimal string alignment distance: Levenshtein, with a swap of two neighbours as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = distance;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * Register numbers as manuals print them (the Modicon convention): the table's digit, then the
+ * register counted from 1, in five digits or six. Input register 30053 (or 300053) is address 52;
+ * holding 40001 is address 0. Coils (0xxxx) have no digit to tell them by.
+ */
+const REGISTER_NUMBERS = [
+  { table: 'discrete', digit: 1, name: 'discrete input' },
+  { table: 'input', digit: 3, name: 'input register' },
+  { table: 'holding', digit: 4, name: 'holding register' },
+] as const;
+
+/** `address` as `0x0034`, as profiles write addresses. */
+function hex(address: number): string {
+  return `0x${address.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Why an address in its own table's range of five-digit register numbers (discrete 10001–19999,
+ * input 30001–39999, holding 40001–49999) is probably such a number copied as it stands;
+ * undefined for any other address. Such an address is legal Modbus, and a few devices do use it:
+ * `raw_addresses: true` says so.
+ */
+function registerNumberMessage(table: ModbusTable, address: number): string | undefined {
+  const numbering = REGISTER_NUMBERS.find((candidate) => candidate.table === table);
+  if (!numbering) return undefined;
+  const base = numbering.digit * 10000 + 1;
+  if (address < base || address > base + 9998) return undefined;
+  return `${address} looks like the manual's register number (${numbering.digit}xxxx = ${numbering.name}): the address is ${address - base} (${hex(address - base)}); if the device's address really is ${address}, set raw_addresses: true`;
+}
+
+/**
+ * A six-digit register number (300053, 400001) cannot be an address at all: say which address it
+ * stands for rather than only that it is too big.
+ */
+function sixDigitMessage(input: unknown): string | undefined {
+  if (typeof input !== 'number') return undefined;
+  const numbering = REGISTER_NUMBERS.find((candidate) => candidate.digit === Math.floor(input / 100000));
+  if (!numbering) return undefined;
+  const address = input - (numbering.digit * 100000 + 1);
+  if (address < 0 || address > 0xffff) return undefined;
+  return `${input} looks like the manual's six-digit register number (${numbering.digit}xxxxx = ${numbering.name}): the address is ${address} (${hex(address)})`;
+}
+
+/** A Modbus protocol address, 0–65535. */
+const address = () => z.number().int().min(0).max(0xffff, { error: (issue) => sixDigitMessage(issue.input) });
+
+export const ModbusPointMapping = strictObject({
   point: z.string().min(1),
   table: z.enum(MODBUS_TABLES).optional(),
   /** Zero-based protocol address (register 40001 of a vendor's table is address 0). */
-  address: z.number().int().min(0).max(0xffff),
+  address: address(),
   type: z.enum(REGISTER_TYPES).default('uint16'),
   order: z.enum(BYTE_ORDERS).optional(),
   length: z.number().int().min(1).max(123).optional(),
@@ -47,16 +142,16 @@ export const ModbusPointMapping = z.object({
  * `sequence` (uint32, never reused), `timestamp` (uint32, Unix seconds UTC), `card` (uint32) and
  * `code` (uint16) at the register offsets given; 32-bit fields use the profile's word order.
  */
-export const EventBufferMapping = z.object({
-  write_index: z.number().int().min(0).max(0xffff),
-  read_index: z.number().int().min(0).max(0xffff),
+export const EventBufferMapping = strictObject({
+  write_index: address(),
+  read_index: address(),
   /** Events overwritten before the master took them (uint16, wraps). */
-  overflow_count: z.number().int().min(0).max(0xffff).optional(),
+  overflow_count: address().optional(),
   /** The first register of slot 0; slot i starts at records + i × record_registers. */
-  records: z.number().int().min(0).max(0xffff),
+  records: address(),
   capacity: z.number().int().min(2).max(4096),
   record_registers: z.number().int().min(4).max(125),
-  fields: z.object({
+  fields: strictObject({
     sequence: z.number().int().min(0),
     timestamp: z.number().int().min(0),
     card: z.number().int().min(0),
@@ -66,26 +161,32 @@ export const EventBufferMapping = z.object({
   codes: z.record(z.string().regex(/^\d+$/, 'a key is the event code'), z.enum(EVENT_TYPES)),
 });
 
-const ProfileShape = z.object({
+/** The fields every profile has, whatever its protocol. */
+const COMMON_FIELDS = {
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"'),
   kind: z.enum(DEVICE_KINDS as [DeviceKind, ...DeviceKind[]]),
   vendor: z.string().min(1),
   model: z.string().min(1),
   description: z.string().default(''),
+};
+
+const ProfileShape = strictObject({
+  ...COMMON_FIELDS,
   protocol: z.literal('modbus'),
-  defaults: z
-    .object({
-      table: z.enum(MODBUS_TABLES).default('holding'),
-      order: z.enum(BYTE_ORDERS).default('ABCD'),
-    })
-    .prefault({}),
-  limits: z
-    .object({
-      /** Modbus allows 125 registers (2000 bits) per read; many meters accept fewer. */
-      max_registers_per_request: z.number().int().min(1).max(125).default(125),
-      max_bits_per_request: z.number().int().min(1).max(2000).default(2000),
-    })
-    .prefault({}),
+  defaults: strictObject({
+    table: z.enum(MODBUS_TABLES).default('holding'),
+    order: z.enum(BYTE_ORDERS).default('ABCD'),
+  }).prefault({}),
+  limits: strictObject({
+    /** Modbus allows 125 registers (2000 bits) per read; many meters accept fewer. */
+    max_registers_per_request: z.number().int().min(1).max(125).default(125),
+    max_bits_per_request: z.number().int().min(1).max(2000).default(2000),
+  }).prefault({}),
+  /**
+   * The addresses are the device's own even where they look like the manual's register numbers
+   * (input 30001–39999, holding 40001–49999, discrete 10001–19999), which are refused otherwise.
+   */
+  raw_addresses: z.boolean().optional(),
   points: z.array(ModbusPointMapping).min(1),
   event_buffer: EventBufferMapping.optional(),
 });
@@ -119,20 +220,44 @@ export const DeviceProfile = ProfileShape.superRefine((profile, ctx) => {
       ctx.addIssue({ code: 'custom', path: at('length'), message: 'a string needs its length in registers' });
     }
     const width = isBitTable(table) ? 1 : registerCount({ type: mapping.type, order: 'ABCD', length: mapping.length ?? 1 });
-    if (mapping.address + width > 0x10000) {
+    // An address above 65535 is reported by `address` itself.
+    if (mapping.address <= 0xffff && mapping.address + width > 0x10000) {
       ctx.addIssue({ code: 'custom', path: at('address'), message: 'runs past the last Modbus address (65535)' });
     }
-    if (mapping.writable && (table === 'input' || table === 'discrete')) {
-      ctx.addIssue({ code: 'custom', path: at('writable'), message: `a ${table} table is read-only in Modbus` });
+    const registerNumber = profile.raw_addresses ? undefined : registerNumberMessage(table, mapping.address);
+    if (registerNumber) ctx.addIssue({ code: 'custom', path: at('address'), message: registerNumber });
+    // The read planner cannot split a value over two requests: a wider point could never be read.
+    const limit = profile.limits.max_registers_per_request;
+    if (!isBitTable(table) && width > limit) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at(mapping.type === 'string' ? 'length' : 'type'),
+        message: `"${mapping.point}" is ${width} registers wide (${mapping.type}), more than the ${limit} a request may read (limits.max_registers_per_request)`,
+      });
     }
+    checkWritable(mapping, table, (message) => ctx.addIssue({ code: 'custom', path: at('writable'), message }));
     checkCodedText(definition.type, mapping, (field, message) => ctx.addIssue({ code: 'custom', path: at(field), message }));
   });
   if (profile.event_buffer) {
-    checkEventBuffer(profile.event_buffer, (field, message) =>
+    checkEventBuffer(profile, profile.event_buffer, (field, message) =>
       ctx.addIssue({ code: 'custom', path: ['event_buffer', ...field], message }),
     );
   }
 });
+
+/**
+ * What the gateway can write (edge/src/commands/plan.ts): a coil (FC 5), or whole holding
+ * registers (FC 6, FC 16). A flag in one bit of a holding register is refused there, since
+ * writing the word would change the register's other bits; say so here, before a command fails.
+ */
+function checkWritable(mapping: z.infer<typeof ModbusPointMapping>, table: ModbusTable, issue: (message: string) => void): void {
+  if (!mapping.writable) return;
+  if (table === 'input' || table === 'discrete') {
+    issue(`a ${table} table is read-only in Modbus: only coils and holding registers can be written`);
+  } else if (table === 'holding' && mapping.type === 'bool') {
+    issue(`"${mapping.point}" is one bit of a holding register, which the gateway cannot write without changing the other bits: a writable flag must be a coil`);
+  }
+}
 
 const INTEGER_TYPES = new Set(['int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bcd16', 'bcd32']);
 
@@ -149,7 +274,11 @@ function checkCodedText(
   }
 }
 
-function checkEventBuffer(buffer: z.infer<typeof EventBufferMapping>, issue: (field: string[], message: string) => void): void {
+function checkEventBuffer(
+  profile: z.infer<typeof ProfileShape>,
+  buffer: z.infer<typeof EventBufferMapping>,
+  issue: (field: string[], message: string) => void,
+): void {
   const widths = { sequence: 2, timestamp: 2, card: 2, code: 1 } as const;
   for (const [field, width] of Object.entries(widths) as Array<[keyof typeof widths, number]>) {
     if (buffer.fields[field] + width > buffer.record_registers) {
@@ -164,6 +293,18 @@ function checkEventBuffer(buffer: z.infer<typeof EventBufferMapping>, issue: (fi
       issue([header], 'lies inside the records');
     }
   }
+  if (!profile.raw_addresses) {
+    for (const field of ['write_index', 'read_index', 'overflow_count', 'records'] as const) {
+      const address = buffer[field];
+      const registerNumber = address === undefined ? undefined : registerNumberMessage('holding', address);
+      if (registerNumber) issue([field], registerNumber);
+    }
+  }
+  // A record is read whole, in one request (recordReads).
+  const limit = profile.limits.max_registers_per_request;
+  if (buffer.record_registers > limit) {
+    issue(['record_registers'], `a record of ${buffer.record_registers} registers is wider than the ${limit} a request may read (limits.max_registers_per_request)`);
+  }
 }
 
 export type DeviceProfile = z.infer<typeof DeviceProfile>;
@@ -176,7 +317,7 @@ export type EventBufferMapping = z.infer<typeof EventBufferMapping>;
  * unit for the quantities Gatehouse knows (kWh, V, A, kW, Hz). A DI Gatehouse does not know needs
  * its format, as the standard writes it.
  */
-export const Dlt645PointMapping = z.object({
+export const Dlt645PointMapping = strictObject({
   point: z.string().min(1),
   /** DI3 DI2 DI1 DI0 as the standard writes them, e.g. "00010000" for forward active energy. */
   di: z.string().regex(/^[0-9A-Fa-f]{8}$/, 'eight hex digits, DI3 first, e.g. "00010000"'),
@@ -188,8 +329,7 @@ export const Dlt645PointMapping = z.object({
   scale: z.number().finite().refine((scale) => scale !== 0, 'must not be 0').default(1),
 });
 
-export const Dlt645Profile = ProfileShape.pick({ id: true, kind: true, vendor: true, model: true, description: true })
-  .extend({ protocol: z.literal('dlt645'), points: z.array(Dlt645PointMapping).min(1) })
+export const Dlt645Profile = strictObject({ ...COMMON_FIELDS, protocol: z.literal('dlt645'), points: z.array(Dlt645PointMapping).min(1) })
   .superRefine((profile, ctx) => {
     const mapped = new Set<string>();
     for (const [index, mapping] of profile.points.entries()) {
@@ -231,7 +371,7 @@ export const OPCUA_BROWSE_PATH = /^(?:\d+:)?[^/:]+(?:\/(?:\d+:)?[^/:]+)*$/;
  * by its browse path below the device's node (the usual case: one object per device, the same
  * variables under each) or by its own NodeId.
  */
-export const OpcuaPointMapping = z.object({
+export const OpcuaPointMapping = strictObject({
   point: z.string().min(1),
   /** e.g. `Floor`, or `Status/Floor`: browse names below the device's node. */
   browse_path: z.string().regex(OPCUA_BROWSE_PATH, 'browse names separated by "/", e.g. "Status/Floor"').optional(),
@@ -246,13 +386,13 @@ export const OpcuaPointMapping = z.object({
   values: z.record(z.string().regex(/^-?\d+$/, 'a key is the raw integer code'), z.string().min(1)).optional(),
 });
 
-export const OpcuaProfile = ProfileShape.pick({ id: true, kind: true, vendor: true, model: true, description: true })
-  .extend({
-    protocol: z.literal('opcua'),
-    /** The namespace URI of the model's nodes; browse names without an index are in it. */
-    namespace: z.string().min(1),
-    points: z.array(OpcuaPointMapping).min(1),
-  })
+export const OpcuaProfile = strictObject({
+  ...COMMON_FIELDS,
+  protocol: z.literal('opcua'),
+  /** The namespace URI of the model's nodes; browse names without an index are in it. */
+  namespace: z.string().min(1),
+  points: z.array(OpcuaPointMapping).min(1),
+})
   .superRefine((profile, ctx) => {
     const mapped = new Set<string>();
     for (const [index, mapping] of profile.points.entries()) {

@@ -9,6 +9,12 @@
  *   BADC  bytes swapped within each register
  *   DCBA  fully little-endian
  * For 64-bit values the same two swaps (of registers, of bytes within a register) apply.
+ *
+ * A string is not a number spread over registers but characters in address order, two to a
+ * register: its registers are never reversed. `order` only says whether a register carries its
+ * first character in the high byte (ABCD, CDAB) or the low byte (BADC, DCBA), as Telegraf's and
+ * Neuron's Modbus drivers read strings too. So a profile whose `CDAB` default is meant for its
+ * 32-bit values reads its texts right as they come.
  */
 export const BYTE_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
 export type ByteOrder = (typeof BYTE_ORDERS)[number];
@@ -68,13 +74,18 @@ export class RegisterDecodeError extends Error {
   override name = 'RegisterDecodeError';
 }
 
-function swapsOf(order: ByteOrder): { words: boolean; bytes: boolean } {
-  return { words: order === 'CDAB' || order === 'DCBA', bytes: order === 'BADC' || order === 'DCBA' };
+/** The swaps a layout's order makes: of registers (never for a string, see above), of the bytes in each. */
+function swapsOf(layout: RegisterLayout): { words: boolean; bytes: boolean } {
+  const { order } = layout;
+  return {
+    words: layout.type !== 'string' && (order === 'CDAB' || order === 'DCBA'),
+    bytes: order === 'BADC' || order === 'DCBA',
+  };
 }
 
-/** Wire registers → the value's bytes, most significant first. */
-function toBigEndianBytes(registers: readonly number[], order: ByteOrder): Buffer {
-  const { words, bytes } = swapsOf(order);
+/** Wire registers → the value's bytes, most significant (or first) first. */
+function toBigEndianBytes(registers: readonly number[], layout: RegisterLayout): Buffer {
+  const { words, bytes } = swapsOf(layout);
   const ordered = words ? [...registers].reverse() : registers;
   const buffer = Buffer.alloc(ordered.length * 2);
   ordered.forEach((register, i) => {
@@ -86,9 +97,9 @@ function toBigEndianBytes(registers: readonly number[], order: ByteOrder): Buffe
   return buffer;
 }
 
-/** The value's bytes, most significant first → wire registers. The swaps are their own inverse. */
-function fromBigEndianBytes(buffer: Buffer, order: ByteOrder): number[] {
-  const { words, bytes } = swapsOf(order);
+/** The value's bytes, most significant (or first) first → wire registers. The swaps are their own inverse. */
+function fromBigEndianBytes(buffer: Buffer, layout: RegisterLayout): number[] {
+  const { words, bytes } = swapsOf(layout);
   const registers: number[] = [];
   for (let i = 0; i < buffer.length; i += 2) {
     const hi = buffer[i] ?? 0;
@@ -143,7 +154,7 @@ export function decodeRegisters(registers: readonly number[], layout: RegisterLa
     const bit = layout.bit ?? 0;
     return ((registers[0] ?? 0) >> bit) & 1 ? true : false;
   }
-  const bytes = toBigEndianBytes(registers, layout.order);
+  const bytes = toBigEndianBytes(registers, layout);
   switch (layout.type) {
     case 'int16':
       return bytes.readInt16BE(0);
@@ -181,7 +192,7 @@ export function encodeRegisters(value: RegisterValue, layout: RegisterLayout): n
   const bytes = Buffer.alloc(count * 2);
   if (layout.type === 'string') {
     bytes.write(String(value), 'latin1');
-    return fromBigEndianBytes(bytes, layout.order);
+    return fromBigEndianBytes(bytes, layout);
   }
   const numeric = Number(value);
   const integer = Math.round(numeric);
@@ -215,5 +226,5 @@ export function encodeRegisters(value: RegisterValue, layout: RegisterLayout): n
       encodeBcd(integer, count * 2).copy(bytes);
       break;
   }
-  return fromBigEndianBytes(bytes, layout.order);
+  return fromBigEndianBytes(bytes, layout);
 }
