@@ -214,10 +214,7 @@ describe('authorisation of every route, by role and site', () => {
     operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path })));
   });
 
-  afterAll(async () => {
-    await h.app.close();
-    await h.stores.db.close();
-  });
+  afterAll(() => h.close());
 
   it('has a declared access and a test call for every operation in the OpenAPI document, and no stale one', () => {
     const table = accessTableOf(h.app);

@@ -45,10 +45,7 @@ describe('people, sessions, tokens, enrolment and the audit log', () => {
     secrets.push(h.adminToken);
   });
 
-  afterAll(async () => {
-    await h.app.close();
-    await h.stores.db.close();
-  });
+  afterAll(() => h.close());
 
   it('hashes passwords with scrypt and never answers them', async () => {
     const [row] = await h.stores.db.query<{ password_hash: string }>("select password_hash from users where username = 'admin'");
@@ -237,8 +234,7 @@ describe('rate limits', () => {
       expect(api.slice(0, 5).every((s) => s === 200)).toBe(true);
       expect(api.at(-1)).toBe(429);
     } finally {
-      await h.app.close();
-      await h.stores.db.close();
+      await h.close();
     }
   });
 });

@@ -99,7 +99,12 @@ export async function securedApp(options: { log?: Logger; rateLimits?: SecurityD
     return response.json<{ token: string }>().token;
   };
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  return { app, stores, security, clock, changed, login, bearer, adminToken: await login('admin', ADMIN_PASSWORD) };
+  /** Closes the app and its database. */
+  const close = async () => {
+    await app.close();
+    await stores.db.close();
+  };
+  return { app, stores, security, clock, changed, login, bearer, close, adminToken: await login('admin', ADMIN_PASSWORD) };
 }
 
 export const silentLog = pino({ level: 'silent' });

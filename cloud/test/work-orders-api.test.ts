@@ -25,10 +25,7 @@ describe('work-order and alarm API: refused requests', () => {
   beforeAll(async () => {
     h = await securedApp();
   });
-  afterAll(async () => {
-    await h.app.close();
-    await h.stores.db.close();
-  });
+  afterAll(() => h.close());
 
   const call = (method: Method, url: string, payload?: unknown) =>
     h.app.inject({ method, url: `/api/v1${url}`, headers: h.bearer(h.adminToken), ...(payload === undefined ? {} : { payload: payload as object }) });

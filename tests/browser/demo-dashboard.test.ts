@@ -101,12 +101,25 @@ describe('npm run demo', () => {
     expect(ackLink).toMatch(/\/api\/v1\/acks\/[A-Z2-9]{10}$/);
     await expect.poll(() => readIfThere(demo.pagesLog)).toContain(`${paged}${ackLink}`);
 
-    await order.getByRole('button', { name: 'Acknowledge' }).click();
+    // The technician follows the page's link on a phone: the order, and a button.
+    const phone = await browser!.newPage();
+    await phone.goto(ackLink);
+    expect(await phone.locator('h1').textContent()).toBe(`Page for ${technician}`);
+    expect(await phone.locator('dd').allTextContents()).toEqual(expect.arrayContaining([`CRITICAL trapped: ${lift}`]));
+    await phone.getByRole('button', { name: 'Acknowledge' }).click();
+    await phone.locator('h1.done').waitFor();
+    expect(await phone.locator('dd').first().textContent()).toMatch(/ · P1 · acknowledged$/);
+    await phone.close();
+    // The dashboard shows it at once, and the hub acknowledged the order's alarm with it.
     await expect.poll(() => order.locator('td.status').textContent()).toBe('acknowledged');
     expect(await order.getByRole('button').count()).toBe(0);
-    // The hub acknowledges the order's alarm with it.
-    await expect.poll(() => alarm.locator('td.flags').textContent()).toBe(`acknowledged by ${demo.username}`);
+    await expect.poll(() => alarm.locator('td.flags').textContent()).toBe(`acknowledged by ${technician}`);
     expect(await alarm.getByRole('button').count()).toBe(0);
+
+    // A trapped car also reports a fault code: that order is acknowledged from the dashboard.
+    const fault = page.locator('#work-orders tbody tr').filter({ hasText: `MAJOR lift-fault: ${lift}` });
+    await fault.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => fault.locator('td.status').textContent()).toBe('acknowledged');
     expect(await page.locator('#alarms .problem, #work-orders .problem').allTextContents()).toEqual(['', '']);
     expect(await page.evaluate(() => (globalThis as Record<string, unknown>).beforeTheTrap)).toBe(true);
   });

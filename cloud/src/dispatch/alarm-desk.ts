@@ -191,16 +191,23 @@ export class AlarmDesk {
     return updated;
   }
 
-  /** Acknowledges through a page's code (the link or the code in the message). */
-  async acknowledgeByCode(code: string): Promise<WorkOrderRecord | undefined> {
+  /** The page a code was sent in: its order as it stands, and to whom it went over what. */
+  async pageOfCode(code: string): Promise<{ order: WorkOrderRecord; responder: string; channel: string } | undefined> {
     const rows = await this.deps.db.query<{ work_order_id: string; responder: string; channel: string }>(
       'select work_order_id, responder, channel from pages where ack_code = $1',
       [code],
     );
     const page = rows[0];
-    if (!page) return undefined;
+    const order = page && (await this.deps.orders.get(Number(page.work_order_id)));
+    if (!page || !order) return undefined;
     const responder = await this.deps.oncall.getResponder(page.responder);
-    return this.acknowledge(Number(page.work_order_id), responder?.name ?? page.responder, `${page.channel} page`);
+    return { order, responder: responder?.name ?? page.responder, channel: page.channel };
+  }
+
+  /** Acknowledges through a page's code (the link or the code in the message). */
+  async acknowledgeByCode(code: string): Promise<WorkOrderRecord | undefined> {
+    const page = await this.pageOfCode(code);
+    return page && this.acknowledge(page.order.id, page.responder, `${page.channel} page`);
   }
 
   /** After a work order left the unanswered states by hand: no more pages for it. */

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SqlClient } from '../../store/sql.js';
@@ -5,6 +6,7 @@ import type { AlarmDesk } from '../../dispatch/alarm-desk.js';
 import { LEGAL_TRANSITIONS, UNANSWERED, WORK_ORDER_STATUSES } from '../../work-orders/lifecycle.js';
 import type { WorkOrderBook, WorkOrderRecord } from '../../work-orders/work-order-book.js';
 import { principalOf, type RouteAccess, type SiteOfRoute } from '../access.js';
+import { ackDone, ackForm, ackUnknown } from '../ack-page.js';
 import { ApiError } from '../errors.js';
 import { ErrorBody } from '../schemas.js';
 import { visibleSites } from './alarms.js';
@@ -189,22 +191,29 @@ export const workOrderRoutes =
     const AckParams = z.object({ code: z.string().regex(/^[A-Z2-9]{10}$/, 'the 10-character code of a page') });
     const ackNotFound = () => new ApiError(404, 'page_not_found', 'no page has this code: check it against the message');
 
+    // A browser's form posts application/x-www-form-urlencoded; the form carries no field, so
+    // the body is read (up to a little) and ignored.
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_request, _body, done) => done(null, {}));
+    /** HTML as it is: the route's JSON schema describes the answer to programs. */
+    const sendHtml = (reply: FastifyReply, status: number, html: string) =>
+      reply.status(status).type('text/html; charset=utf-8').serializer((body) => String(body)).send(html);
+    /** A person's browser (the page's link), rather than a program, is asking. */
+    const fromBrowser = (accept: string | undefined) => accept?.includes('text/html') ?? false;
+
     app.get(
       '/acks/:code',
       {
         config: { access: { roles: 'public' } },
-        schema: { summary: "A page's acknowledgement link: a form that acknowledges with one press (a GET changes nothing)", tags: ['work orders'], params: AckParams },
+        schema: {
+          summary: "A page's acknowledgement link: the work order and a button that acknowledges it (a GET changes nothing)",
+          tags: ['work orders'],
+          params: AckParams,
+        },
       },
       async (request, reply) => {
-        const { code } = request.params;
+        const page = await deps.desk.pageOfCode(request.params.code);
         // Mail scanners follow links: acknowledging takes the POST of this form, never the GET.
-        return reply
-          .type('text/html; charset=utf-8')
-          .send(
-            `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Gatehouse: acknowledge</title>` +
-              `<form method="post" action="/api/v1/acks/${code}"><p>Acknowledge page ${code}? Escalation stops and the work order is yours.</p>` +
-              `<button type="submit">Acknowledge</button></form>`,
-          );
+        return page ? sendHtml(reply, 200, ackForm(request.params.code, page.order, page.responder)) : sendHtml(reply, 404, ackUnknown());
       },
     );
 
@@ -214,14 +223,16 @@ export const workOrderRoutes =
         config: { access: { roles: 'public' } },
         schema: {
           summary: "Acknowledge a work order with a page's code: escalation stops",
-          description: 'The code is the credential: it names one page to one person, and is answered 404 when unknown.',
+          description:
+            'The code is the credential: it names one page to one person, and is answered 404 when unknown. A browser (Accept: text/html) gets a page saying so; anything else gets JSON.',
           tags: ['work orders'],
           params: AckParams,
           response: { 200: z.object({ work_order: WorkOrderBody }), 400: ErrorBody, 404: ErrorBody },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const order = await deps.desk.acknowledgeByCode(request.params.code);
+        if (fromBrowser(request.headers.accept)) return sendHtml(reply, order ? 200 : 404, order ? ackDone(order) : ackUnknown());
         if (!order) throw ackNotFound();
         return { work_order: order };
       },
