@@ -41,6 +41,7 @@ describe('a trapped passenger becomes a work order and a page', () => {
   let smtp: SmtpServer;
   let lift: Awaited<ReturnType<typeof startDeviceSim>>;
   let agent: Proc;
+  const config = join(dir, 'gw-lifts.yaml');
 
   const call = (method: string, path: string, body?: unknown) => hub.call(method, path, body);
   const pagesTo = (name: string) => webhook.requests.map((request) => JSON.parse(request.body) as WebhookPage).filter((page) => page.recipient.name === name);
@@ -68,7 +69,6 @@ describe('a trapped passenger becomes a work order and a page', () => {
 
     lift = await startDeviceSim('reference-elevator', [3], ['--tick-ms', '100']);
     const { file } = await hub.enrolGateway('tower-a', 'gw-lifts');
-    const config = join(dir, 'gw-lifts.yaml');
     writeFileSync(
       config,
       [
@@ -133,5 +133,32 @@ describe('a trapped passenger becomes a work order and a page', () => {
     // The manager's step was a pending job; acknowledging cancelled it, so nobody else is paged.
     expect(pagesTo('Chen Jie')).toEqual([]);
     expect(webhook.requests).toHaveLength(2);
+  });
+
+  it('a gateway its operator stops is a warning that pages nobody; one whose connection is lost opens a work order', async () => {
+    const gatewayAlarm = async () => ((await call('GET', '/api/v1/alarms?site=tower-a&source=tower-a.gw-lifts')).body.alarms as Array<{ id: number; state: string; severity: string; episode: number; message: string }>)[0];
+    const ordersOf = async (alarmId: number) => ((await call('GET', '/api/v1/work-orders?site=tower-a')).body.work_orders as Array<{ alarm_id: number; priority: string }>).filter((order) => order.alarm_id === alarmId);
+
+    // Stopped, as an installer restarting it would: the agent says goodbye.
+    await agent.stop();
+    const stopped = await eventually(async () => {
+      const alarm = await gatewayAlarm();
+      return alarm?.state === 'active' ? alarm : undefined;
+    }, 'the gateway alarm of a stop');
+    expect(stopped).toMatchObject({ severity: 'warning', message: 'gateway gw-lifts was stopped' });
+    expect(await ordersOf(stopped.id)).toEqual([]);
+
+    agent = startAgent(config);
+    await agent.waitForLog('agent started');
+    await eventually(async () => ((await gatewayAlarm())?.state === 'cleared' ? true : undefined), 'the gateway back online');
+
+    // Killed: the broker publishes its Last Will, and the loss opens an order.
+    await agent.stop('SIGKILL');
+    const lost = await eventually(async () => {
+      const alarm = await gatewayAlarm();
+      return alarm?.state === 'active' && alarm.episode === stopped.episode + 1 ? alarm : undefined;
+    }, 'the gateway alarm of a lost connection');
+    expect(lost).toMatchObject({ severity: 'major', message: 'gateway gw-lifts lost its connection to the hub' });
+    expect(await eventually(async () => (await ordersOf(lost.id)).find((order) => order.priority === 'P2'), "the lost gateway's work order")).toBeDefined();
   });
 });

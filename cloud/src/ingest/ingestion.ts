@@ -12,6 +12,7 @@ import {
   type FieldIssue,
   type GatehouseEvent,
   type Reading,
+  type StatusPayload,
 } from '@gatehouse/protocols';
 import type { AlarmInput } from '../alarms/alarm-book.js';
 import type { HubRules } from '../dispatch/hub-rules.js';
@@ -210,7 +211,7 @@ export class Ingestion {
         if (!decoded.ok) return this.reject(packet, decoded.issues);
         await this.withRetry(() => this.deps.registry.recordGatewayStatus(site, gateway, decoded.payload));
         this.deps.log.info({ site, gateway, state: decoded.payload.state }, 'gateway status');
-        await this.withRetry(() => this.deps.alarm(gatewayOffline(site, gateway, decoded.payload.state)));
+        await this.withRetry(() => this.deps.alarm(gatewayOffline(site, gateway, decoded.payload)));
         await this.publishDevicesOf(site, gateway);
         return;
       }
@@ -396,19 +397,27 @@ export class Ingestion {
 }
 
 /**
- * A gateway that went offline (its Last Will) is an alarm of its own, under which the silence
- * of its devices belongs. Stamped on arrival: a Last Will carries the time it was written, at
- * the gateway's connect, not the time of the loss.
+ * A gateway that went offline is an alarm of its own, under which the silence of its devices
+ * belongs. A lost connection (its Last Will) is major and pages; an agent its operator stopped
+ * (it said goodbye) is a warning on the dashboard, which opens no work order by default, so that
+ * restarts while commissioning page nobody. Stamped on arrival: a Last Will carries the time it
+ * was written, at the gateway's connect, not the time of the loss.
  */
-function gatewayOffline(site: string, gateway: string, state: 'online' | 'offline'): AlarmInput {
+function gatewayOffline(site: string, gateway: string, status: Pick<StatusPayload, 'state' | 'reason'>): AlarmInput {
+  const stopped = status.reason === 'shutdown';
   return {
     site,
     gateway,
     source: `${site}.${gateway}`,
     rule: GATEWAY_OFFLINE,
-    state: state === 'offline' ? 'raised' : 'cleared',
-    severity: 'major',
+    state: status.state === 'offline' ? 'raised' : 'cleared',
+    severity: stopped ? 'warning' : 'major',
     ts: Date.now(),
-    message: state === 'offline' ? `gateway ${gateway} lost its connection to the hub` : `gateway ${gateway} is back online`,
+    message:
+      status.state === 'online'
+        ? `gateway ${gateway} is back online`
+        : stopped
+          ? `gateway ${gateway} was stopped`
+          : `gateway ${gateway} lost its connection to the hub`,
   };
 }

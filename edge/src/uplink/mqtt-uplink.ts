@@ -89,10 +89,11 @@ export class MqttUplink {
     };
   }
 
-  private status(state: StatusPayload['state']): string {
+  private status(state: StatusPayload['state'], reason?: StatusPayload['reason']): string {
     const payload: StatusPayload = {
       v: SCHEMA_VERSION,
       state,
+      ...(reason ? { reason } : {}),
       ts: Date.now(),
       agent_version: this.identity.agentVersion,
       config_version: this.identity.configVersion,
@@ -116,7 +117,7 @@ export class MqttUplink {
       outgoingStore: new NoReplayStore(),
       // Reconnection is ours, with jittered backoff (see scheduleReconnect).
       reconnectPeriod: 0,
-      will: { topic: this.topic('status'), payload: Buffer.from(this.status('offline')), qos: 1, retain: true },
+      will: { topic: this.topic('status'), payload: Buffer.from(this.status('offline', 'connection_lost')), qos: 1, retain: true },
     });
     this.client = client;
     client.on('connect', () => {
@@ -285,7 +286,7 @@ export class MqttUplink {
     clearTimeout(this.reconnectTimer);
     const client = this.client;
     if (!client) return;
-    if (client.connected) await client.publishAsync(this.topic('status'), this.status('offline'), { qos: 1, retain: true });
+    if (client.connected) await client.publishAsync(this.topic('status'), this.status('offline', 'shutdown'), { qos: 1, retain: true });
     await client.endAsync();
   }
 }

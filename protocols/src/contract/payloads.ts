@@ -54,6 +54,11 @@ export const OutboxStatus = z.object({
 export const StatusPayload = z.object({
   v: version,
   state: z.enum(['online', 'offline']),
+  /**
+   * Why a gateway is offline: its agent was stopped (it said goodbye), or its connection was
+   * lost (its Last Will, which the broker publishes for it). Absent from agents older than it.
+   */
+  reason: z.enum(['shutdown', 'connection_lost']).optional(),
   ts: Timestamp,
   agent_version: z.string().min(1),
   config_version: z.string(),
