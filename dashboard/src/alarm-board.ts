@@ -9,24 +9,17 @@ import {
   type Severity,
   type WorkOrder,
 } from './api.js';
+import { badge, statusBadge } from './elements.js';
 import { formatDue, formatTime } from './format.js';
 import { LiveTable, problemText } from './live-table.js';
 
 /**
  * The two panels above the devices: the active alarms of the caller's sites and the work orders
- * still being worked, each with an Acknowledge button while nobody has answered.
+ * still being worked, each with an Acknowledge button while nobody has answered (for those who may
+ * acknowledge); a work order's row opens its detail.
  */
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, major: 1, minor: 2, warning: 3 };
-
-/** A small label whose look depends on its value (severity, priority, status, flag). */
-function badge(kind: string, value: string, text = value): HTMLElement {
-  const span = document.createElement('span');
-  span.className = kind;
-  span.dataset[kind] = value;
-  span.textContent = text;
-  return span;
-}
 
 /** What sets an alarm apart from a plain active one: who acknowledged it, flapping, shelved. */
 function alarmFlags(alarm: Alarm): Node {
@@ -46,7 +39,14 @@ export interface AlarmBoard {
   workOrder(order: WorkOrder): void;
 }
 
-export function startAlarmBoard(alarmsPanel: HTMLElement, ordersPanel: HTMLElement): AlarmBoard {
+export interface AlarmBoardOptions {
+  /** Whether the person may acknowledge; a viewer gets no Acknowledge buttons. */
+  canWrite: boolean;
+  /** Opens a work order's detail. */
+  openOrder: (order: WorkOrder) => void;
+}
+
+export function startAlarmBoard(alarmsPanel: HTMLElement, ordersPanel: HTMLElement, { canWrite, openOrder }: AlarmBoardOptions): AlarmBoard {
   const alarms = new LiveTable<Alarm>(alarmsPanel, {
     columns: [
       { name: 'severity', heading: 'Severity', cell: (alarm) => badge('severity', alarm.severity) },
@@ -59,7 +59,7 @@ export function startAlarmBoard(alarmsPanel: HTMLElement, ordersPanel: HTMLEleme
     belongs: (alarm) => alarm.state === 'active',
     order: (a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.raised_at - a.raised_at,
     changedAt: (alarm) => Math.max(alarm.raised_at, alarm.acknowledged_at ?? 0, alarm.cleared_at ?? 0),
-    acknowledge: { needed: (alarm) => !alarm.acknowledged, run: (alarm) => acknowledgeAlarm(alarm.id) },
+    acknowledge: { needed: (alarm) => canWrite && !alarm.acknowledged, run: (alarm) => acknowledgeAlarm(alarm.id) },
     empty: 'No active alarms.',
   });
 
@@ -68,7 +68,7 @@ export function startAlarmBoard(alarmsPanel: HTMLElement, ordersPanel: HTMLEleme
       { name: 'id', heading: '#', cell: (order) => String(order.id) },
       { name: 'priority', heading: 'Priority', cell: (order) => badge('priority', order.priority) },
       { name: 'title', heading: 'Title', cell: (order) => order.title },
-      { name: 'status', heading: 'Status', cell: (order) => badge('status', order.status, order.status.replaceAll('_', ' ')) },
+      { name: 'status', heading: 'Status', cell: (order) => statusBadge(order.status) },
       { name: 'assignee', heading: 'Assignee', cell: (order) => order.assignee_name ?? order.assignee ?? 'nobody' },
       { name: 'due', heading: 'SLA due', cell: (order) => formatDue(order.due_at, Date.now()) },
     ],
@@ -76,10 +76,11 @@ export function startAlarmBoard(alarmsPanel: HTMLElement, ordersPanel: HTMLEleme
     order: (a, b) => a.priority.localeCompare(b.priority) || a.due_at - b.due_at,
     changedAt: (order) => order.updated_at,
     acknowledge: {
-      needed: (order) => UNANSWERED.includes(order.status),
+      needed: (order) => canWrite && UNANSWERED.includes(order.status),
       // The hub acknowledges the order's alarm too, and announces both on the live feed.
       run: (order) => acknowledgeWorkOrder(order.id),
     },
+    details: openOrder,
     empty: 'No open work orders.',
   });
 

@@ -56,17 +56,58 @@ export const UNFINISHED: readonly WorkOrderStatus[] = ['open', 'assigned', 'ackn
 /** Statuses of an order nobody has acknowledged yet: the hub is still paging. */
 export const UNANSWERED: readonly WorkOrderStatus[] = ['open', 'assigned'];
 
+export type Priority = 'P1' | 'P2' | 'P3' | 'P4';
+
 export interface WorkOrder {
   id: number;
   alarm_id: number | null;
-  site: string;
   title: string;
-  priority: 'P1' | 'P2' | 'P3' | 'P4';
+  description: string;
+  site: string;
+  device: string | null;
+  /** The unit, room or plant the device serves. */
+  serves: string | null;
+  trade: string;
+  team: string | null;
+  priority: Priority;
   status: WorkOrderStatus;
+  /** The responder's id, and their name to show. */
   assignee: string | null;
   assignee_name: string | null;
+  /** The order this one follows: its fault came back after that one was closed or cancelled. */
+  reopened_from: number | null;
   due_at: number;
+  created_at: number;
   updated_at: number;
+}
+
+/** One line of a work order's history; what `detail` holds depends on `kind`. */
+export interface TimelineEntry {
+  at: number;
+  kind: string;
+  /** Who did it; null when the hub did (the on-call schedule, escalation, the alarm). */
+  actor: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** One page to one responder over one channel, for one escalation step. */
+export interface Page {
+  id: string;
+  step: number;
+  round: number;
+  responder: string;
+  channel: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+export interface WorkOrderDetail {
+  work_order: WorkOrder;
+  timeline: TimelineEntry[];
+  pages: Page[];
+  /** Where the order may go from its status, as the hub's lifecycle says. */
+  legal_moves: WorkOrderStatus[];
 }
 
 export type LiveMessage =
@@ -100,6 +141,12 @@ export interface Me {
   role: string;
   sites: string[];
 }
+
+/**
+ * Whether this person may acknowledge alarms and move work orders on and comment on them: the
+ * roles the hub's alarm and work-order routes let write (docs/api-access.md). Viewers only read.
+ */
+export const canWrite = (me: Me) => ['admin', 'engineer', 'technician'].includes(me.role);
 
 /** Who is logged in, or undefined when nobody is. */
 export async function fetchMe(): Promise<Me | undefined> {
@@ -143,10 +190,17 @@ export const fetchUnfinishedWorkOrders = () =>
 /** Acknowledges an alarm; the hub acknowledges its work order too, and stops paging. */
 export const acknowledgeAlarm = (id: number) => call<{ alarm: Alarm }>(`/api/v1/alarms/${id}/ack`, { method: 'POST' }).then((body) => body.alarm);
 
+/** One work order with its timeline and the pages sent for it. */
+export const fetchWorkOrder = (id: number) => call<WorkOrderDetail>(`/api/v1/work-orders/${id}`);
+
+const postJson = <T>(path: string, body: unknown) =>
+  call<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Moves a work order on; an illegal move is refused (409) with the moves that are legal. */
+export const moveWorkOrder = (id: number, to: WorkOrderStatus, note?: string) =>
+  postJson<{ work_order: WorkOrder }>(`/api/v1/work-orders/${id}/transition`, note ? { to, note } : { to }).then((body) => body.work_order);
+
 /** Acknowledges a work order; the hub acknowledges its alarm too, and stops paging. */
-export const acknowledgeWorkOrder = (id: number) =>
-  call<{ work_order: WorkOrder }>(`/api/v1/work-orders/${id}/transition`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ to: 'acknowledged' }),
-  }).then((body) => body.work_order);
+export const acknowledgeWorkOrder = (id: number) => moveWorkOrder(id, 'acknowledged');
+
+export const commentOnWorkOrder = (id: number, text: string) => postJson<{ ok: true }>(`/api/v1/work-orders/${id}/comments`, { text });

@@ -1,14 +1,14 @@
-import { startAlarmBoard } from './alarm-board.js';
-import { fetchCatalogue, fetchDevices, fetchLatest, fetchMe, logIn, type Catalogue, type Device, type LiveMessage, type Reading } from './api.js';
+import { startAlarmBoard, type AlarmBoard } from './alarm-board.js';
+import { canWrite, fetchCatalogue, fetchDevices, fetchLatest, fetchMe, logIn, type Catalogue, type Device, type LiveMessage, type Me, type Reading } from './api.js';
 import { formatAge, formatValue, pointLabel } from './format.js';
+import { startWorkOrderDetail, type WorkOrderDetail } from './work-order-detail.js';
 
 /**
- * The live board: the active alarms and open work orders, then every device grouped by site and
- * gateway with its communication status and latest values, all kept current over the hub's
- * WebSocket.
+ * The live board: the active alarms and open work orders (one of which may be open in a dialog),
+ * then every device grouped by site and gateway with its communication status and latest values,
+ * all kept current over the hub's WebSocket.
  */
 const alarmBoardRoot = document.querySelector<HTMLElement>('#alarm-board')!;
-const alarmBoard = startAlarmBoard(document.querySelector<HTMLElement>('#alarms')!, document.querySelector<HTMLElement>('#work-orders')!);
 const sitesRoot = document.querySelector<HTMLElement>('#sites')!;
 const summary = document.querySelector<HTMLElement>('#summary')!;
 const connection = document.querySelector<HTMLElement>('#connection')!;
@@ -120,7 +120,13 @@ async function loadAll(): Promise<void> {
 let failedAttempts = 0;
 let everConnected = false;
 
-function connectLive(): void {
+/** What the live feed keeps current besides the devices. */
+interface Boards {
+  alarms: AlarmBoard;
+  workOrder: WorkOrderDetail;
+}
+
+function connectLive(boards: Boards): void {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const socket = new WebSocket(`${scheme}://${location.host}/api/v1/live`);
   connection.dataset.state = 'connecting';
@@ -132,15 +138,19 @@ function connectLive(): void {
     // Whatever happened while disconnected is fetched again rather than assumed.
     if (everConnected) {
       void loadAll();
-      void alarmBoard.load();
+      void boards.alarms.load();
+      boards.workOrder.reload();
     }
     everConnected = true;
   });
   socket.addEventListener('message', (event) => {
     const message = JSON.parse(String(event.data)) as LiveMessage;
     if (message.type === 'device') renderDevice(message.device);
-    if (message.type === 'alarm') alarmBoard.alarm(message.alarm);
-    if (message.type === 'work_order') alarmBoard.workOrder(message.work_order);
+    if (message.type === 'alarm') boards.alarms.alarm(message.alarm);
+    if (message.type === 'work_order') {
+      boards.alarms.workOrder(message.work_order);
+      boards.workOrder.workOrder(message.work_order);
+    }
     if (message.type === 'readings') {
       for (const reading of message.readings) {
         if (!cards.has(reading.device)) {
@@ -154,18 +164,28 @@ function connectLive(): void {
   socket.addEventListener('close', () => {
     connection.dataset.state = 'closed';
     connection.textContent = 'reconnecting';
-    setTimeout(connectLive, Math.min(10_000, 500 * 2 ** failedAttempts++));
+    setTimeout(() => connectLive(boards), Math.min(10_000, 500 * 2 ** failedAttempts++));
   });
 }
 
-function startBoard(who: string): void {
-  document.querySelector<HTMLElement>('#who')!.textContent = who;
+function startBoard(me: Me): void {
+  document.querySelector<HTMLElement>('#who')!.textContent = me.name;
+  const writes = canWrite(me);
+  const workOrder = startWorkOrderDetail(document.querySelector<HTMLDialogElement>('#work-order')!, {
+    canWrite: writes,
+    // The hub announces an acknowledgement on the live feed, but not the other moves.
+    moved: (order) => alarms.workOrder(order),
+  });
+  const alarms = startAlarmBoard(document.querySelector<HTMLElement>('#alarms')!, document.querySelector<HTMLElement>('#work-orders')!, {
+    canWrite: writes,
+    openOrder: (order) => workOrder.open(order.id),
+  });
   alarmBoardRoot.hidden = false;
-  void alarmBoard.load();
+  void alarms.load();
   loadAll().catch((error: unknown) => {
     summary.textContent = `Cannot load devices: ${(error as Error).message}`;
   });
-  connectLive();
+  connectLive({ alarms, workOrder });
   setInterval(renderAges, 1000);
 }
 
@@ -187,15 +207,19 @@ function showLogin(): void {
         problem.textContent = result.message;
         return;
       }
-      form.hidden = true;
       const me = await fetchMe();
-      startBoard(me?.name ?? '');
+      if (!me) {
+        problem.textContent = 'The hub accepted the login but the browser kept no session: are cookies blocked?';
+        return;
+      }
+      form.hidden = true;
+      startBoard(me);
     });
   });
 }
 
 fetchMe().then(
-  (me) => (me ? startBoard(me.name) : showLogin()),
+  (me) => (me ? startBoard(me) : showLogin()),
   (error: unknown) => {
     summary.textContent = `Cannot reach the hub: ${(error as Error).message}`;
   },

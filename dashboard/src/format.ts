@@ -43,3 +43,8 @@ function formatSpan(ms: number): string {
 export function formatDue(due: number, now: number): string {
   return due >= now ? `${formatTime(due)} (in ${formatSpan(due - now)})` : `${formatTime(due)} (overdue by ${formatSpan(now - due)})`;
 }
+
+/** A code as words: "in_progress" → "in progress", "page_delivered" → "page delivered". */
+export function words(code: string): string {
+  return code.replaceAll('_', ' ');
+}

@@ -23,6 +23,8 @@ export interface LiveTableSpec<T extends { id: number }> {
     /** Acknowledges through the API; resolves with the record as the hub has it now. */
     run: (record: T) => Promise<T>;
   };
+  /** Opens a record's detail: its row gets a Details button, and a click on the row does the same. */
+  details?: (record: T) => void;
   /** What the table says when it is empty. */
   empty: string;
 }
@@ -115,12 +117,18 @@ export class LiveTable<T extends { id: number }> {
     const actions = row.insertCell();
     actions.className = 'actions';
     if (this.spec.acknowledge.needed(record)) {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.textContent = 'Acknowledge';
-      button.disabled = this.acknowledging.has(record.id);
-      button.addEventListener('click', () => void this.acknowledge(record));
-      actions.append(button);
+      const acknowledge = actionButton('Acknowledge', () => void this.acknowledge(record));
+      acknowledge.disabled = this.acknowledging.has(record.id);
+      actions.append(acknowledge);
+    }
+    const details = this.spec.details;
+    if (details) {
+      actions.append(actionButton('Details', () => details(record)));
+      row.classList.add('opens');
+      // A click anywhere on the row opens it too, but not one on the Acknowledge button.
+      row.addEventListener('click', (event) => {
+        if (!(event.target instanceof Element && event.target.closest('button'))) details(record);
+      });
     }
     return row;
   }
@@ -138,4 +146,12 @@ export class LiveTable<T extends { id: number }> {
       this.render();
     }
   }
+}
+
+function actionButton(label: string, click: () => void): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = label;
+  button.addEventListener('click', click);
+  return button;
 }

@@ -401,7 +401,8 @@ export class AlarmDesk {
     this.deps.live.publish({ type: 'alarm', alarm });
   }
 
-  private announceOrder(order: WorkOrderRecord): void {
+  /** Tells the live feed that an order changed (its status, or its timeline). */
+  announceOrder(order: WorkOrderRecord): void {
     this.deps.live.publish({ type: 'work_order', work_order: order });
   }
 }

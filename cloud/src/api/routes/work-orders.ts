@@ -118,6 +118,7 @@ export const workOrderRoutes =
               work_order: WorkOrderBody,
               timeline: z.array(z.object({ at: z.number(), kind: z.string(), actor: z.string().nullable(), detail: z.record(z.string(), z.unknown()) })),
               pages: z.array(PageBody),
+              legal_moves: z.array(Status).describe('the statuses it may move to from its own, for the buttons that move it on'),
             }),
             404: ErrorBody,
           },
@@ -129,7 +130,7 @@ export const workOrderRoutes =
           'select id, step, round, responder, channel, status, attempts, last_error from pages where work_order_id = $1 order by created_at, id',
           [order.id],
         );
-        return { work_order: order, timeline: await deps.orders.timeline(order.id), pages };
+        return { work_order: order, timeline: await deps.orders.timeline(order.id), pages, legal_moves: [...LEGAL_TRANSITIONS[order.status]] };
       },
     );
 
@@ -165,6 +166,7 @@ export const workOrderRoutes =
           );
         }
         if (!UNANSWERED.includes(moved.order.status)) await deps.desk.stopEscalation(order.id);
+        deps.desk.announceOrder(moved.order);
         return { work_order: moved.order };
       },
     );
@@ -184,6 +186,8 @@ export const workOrderRoutes =
       async (request, reply) => {
         const order = await existing(request.params.id);
         await deps.orders.note(order.id, 'comment', principalOf(request).name, { text: request.body.text });
+        // Its timeline changed: dashboards showing it fetch it again.
+        deps.desk.announceOrder(order);
         return reply.status(201).send({ ok: true as const });
       },
     );
