@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlarmInput } from '../src/alarms/alarm-book.js';
 import { PagingChannels } from '../src/index.js';
 import { startHttpListener, type HttpListener } from '../../tests/support/http-listener.js';
+import { seedOneStepTeam } from '../../tests/support/oncall.js';
 import { memoryStores } from './support.js';
 
 const MINUTE = 60_000;
@@ -71,21 +72,7 @@ describe('the alarm desk', () => {
       ['lifts', 'elevator'],
       ['facilities', 'general'],
     ] as const) {
-      await oncall.createTeam({ id: team, name: team, trade, sites: [SITE], contractor: null, channels: [] });
-      await oncall.createResponder({ id: `${team}-tech`, team, name: `${team} technician`, user_id: null, email: `${team}@example.com`, phone: null, role: 'technician' });
-      await oncall.createSchedule({
-        id: `${team}-rota`,
-        team,
-        name: team,
-        time_zone: 'Asia/Shanghai',
-        rotation: 'daily',
-        handoff_time: '09:00',
-        handoff_weekday: null,
-        start_date: '2026-11-01',
-        responders: [`${team}-tech`],
-        secondary_responders: null,
-      });
-      await oncall.createPolicy({ id: `${team}-policy`, team, steps: [{ after_minutes: 0, targets: ['primary'], channels: ['webhook'] }], repeat: 0, repeat_after_minutes: 30 });
+      await seedOneStepTeam(oncall, SITE, team, trade);
     }
     await stores.registry.applyInventory(SITE, GATEWAY, {
       v: 1,
@@ -127,6 +114,10 @@ describe('the alarm desk', () => {
     expect(orders).toEqual([expect.objectContaining({ alarm_id: bus!.id, trade: 'elevator', team: 'lifts' })]);
     // The order's timeline says what became of its escalation, should the page be missing.
     expect(pagesSince(before), JSON.stringify(await stores.orders.timeline(orders[0]!.id))).toHaveLength(1);
+    // It names the three lifts it stands for, and their own waits are over.
+    const grouped = (await stores.orders.timeline(orders[0]!.id)).filter((entry) => entry.kind === 'alarm_grouped');
+    expect(grouped.map((entry) => entry.detail.source).sort()).toEqual(['lift-1', 'lift-2', 'lift-3'].map((lift) => `${SITE}.${GATEWAY}.${lift}`));
+    expect(await stores.jobs.list({ keyPrefix: 'group:', state: 'pending' })).toEqual([]);
 
     // While the bus is down, a lift that is lost again goes straight under it.
     await dispatch.desk.receive(commLoss('lift-1', 'cleared'));
@@ -171,5 +162,26 @@ describe('the alarm desk', () => {
     await pass(30_000);
     expect(await alarmOf(`${SITE}.${GATEWAY}.lift-4`)).toMatchObject({ parent_id: null, episode: 2 });
     expect(pagesSince(before)).toHaveLength(1);
+  });
+
+  it('takes a lift that paged on its own under its bus when the rest of the bus follows, and stops paging for it', async () => {
+    const before = pages().length;
+    await dispatch.desk.receive(commLoss('lift-1', 'raised'));
+    await pass(30_000);
+    const [alone] = await openOrders();
+    expect(alone).toMatchObject({ device: `${SITE}.${GATEWAY}.lift-1` });
+    expect(pagesSince(before)).toHaveLength(1);
+
+    // A minute on, the other two lifts of the line go too: it was the line after all.
+    await pass(60_000);
+    for (const device of ['lift-2', 'lift-3']) await dispatch.desk.receive(commLoss(device, 'raised'));
+    await pass(30_000);
+    const bus = await alarmOf(`${SITE}.${GATEWAY}.bus:machine-room`);
+    expect(await alarmOf(`${SITE}.${GATEWAY}.lift-1`)).toMatchObject({ parent_id: bus!.id });
+    const timeline = await stores.orders.timeline(alone!.id);
+    expect(timeline.map((entry) => entry.kind)).toEqual(expect.arrayContaining(['alarm_grouped_under']));
+    expect(await stores.jobs.list({ keyPrefix: `escalate:wo:${alone!.id}:`, state: 'pending' })).toEqual([]);
+    // One more page, the bus's; none again for the lift.
+    expect(pagesSince(before)).toHaveLength(2);
   });
 });

@@ -48,6 +48,8 @@ export function timelineWords({ kind, detail: d }: TimelineEntry): string {
       return `Reopened: ${say(d.reason)} (episode ${say(d.episode)})`;
     case 'alarm_flapping':
       return `Alarm #${say(d.alarm)} is flapping: it is held active and nobody is paged for it`;
+    case 'alarm_grouped_under':
+      return `Its alarm is now part of ${say(d.source)}'s${d.work_order ? ` (work order #${say(d.work_order)})` : ''}: no more pages for it here`;
     case 'alarm_grouped':
       return `${say(d.source)} stopped answering too (alarm #${say(d.alarm)}): grouped under this order, not paged on its own`;
     case 'escalation_stopped':

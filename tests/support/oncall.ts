@@ -1,3 +1,4 @@
+import type { OnCall } from '@gatehouse/cloud';
 import type { TestHub } from './hub.js';
 
 export interface EscalationStep {
@@ -37,4 +38,29 @@ export async function createLiftTeam(hub: TestHub, { startDate, steps }: { start
     secondary_responders: ['zhang-min'],
   });
   await create('/api/v1/escalation-policies', { id: 'lifts-urgent', team: 'lifts', steps, repeat: 0, repeat_after_minutes: 10 });
+}
+
+/**
+ * A team of `trade` at `site` in the on-call store itself, with one technician always on call
+ * (a daily rota of one) and a policy of one step: page them over the webhook at once.
+ */
+/** What of the on-call store a team is made with (structural: the hub's own tests pass theirs). */
+type OnCallWriter = Pick<OnCall, 'createTeam' | 'createResponder' | 'createSchedule' | 'createPolicy'>;
+
+export async function seedOneStepTeam(oncall: OnCallWriter, site: string, team: string, trade: Parameters<OnCall['createTeam']>[0]['trade']): Promise<void> {
+  await oncall.createTeam({ id: team, name: team, trade, sites: [site], contractor: null, channels: [] });
+  await oncall.createResponder({ id: `${team}-tech`, team, name: `${team} technician`, user_id: null, email: `${team}@example.com`, phone: null, role: 'technician' });
+  await oncall.createSchedule({
+    id: `${team}-rota`,
+    team,
+    name: team,
+    time_zone: 'Asia/Shanghai',
+    rotation: 'daily',
+    handoff_time: '09:00',
+    handoff_weekday: null,
+    start_date: '2026-11-01',
+    responders: [`${team}-tech`],
+    secondary_responders: null,
+  });
+  await oncall.createPolicy({ id: `${team}-policy`, team, steps: [{ after_minutes: 0, targets: ['primary'], channels: ['webhook'] }], repeat: 0, repeat_after_minutes: 30 });
 }

@@ -202,11 +202,15 @@ export class AlarmBook {
     });
   }
 
-  /** Puts an alarm under another (a gateway's or a bus's) that pages for it, or takes it out. */
-  async group(id: number, parentId: number | null): Promise<void> {
+  /** Puts alarms under another (a gateway's or a bus's) that pages for them: two statements, however many. */
+  async group(ids: readonly number[], parentId: number): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await this.note(tx, id, this.now(), parentId === null ? 'ungrouped' : 'grouped', null, { parent: parentId });
-      await tx.query(`update alarms set parent_id = $2 where id = $1`, [id, parentId]);
+      await tx.query(
+        `insert into alarm_history (alarm_id, at, kind, actor, detail)
+         select id, to_timestamp($2 / 1000.0), 'grouped', null, jsonb_build_object('parent', $3::bigint) from unnest($1::bigint[]) as id`,
+        [ids, this.now(), parentId],
+      );
+      await tx.query(`update alarms set parent_id = $2 where id = any($1::bigint[])`, [ids, parentId]);
     });
   }
 

@@ -130,42 +130,58 @@ export class AlarmDesk {
   private async holdForGrouping(alarm: AlarmRecord): Promise<void> {
     if (await this.groupUnderCovering(alarm)) return;
     const payload: GroupPayload = { alarm: alarm.id, episode: alarm.episode };
-    await this.deps.jobs.enqueue({ kind: GROUP_JOB, key: `group:alarm:${alarm.id}:e${alarm.episode}`, payload, runAt: this.deps.now() + this.deps.groupWaitMs });
+    await this.deps.jobs.enqueue({ kind: GROUP_JOB, key: groupKey(alarm), payload, runAt: this.deps.now() + this.deps.groupWaitMs });
   }
 
   /** After the wait: under a covering alarm, under a new alarm of its bus with the others, or on its own. */
   private async group({ alarm: id, episode }: GroupPayload): Promise<void> {
     const alarm = await this.deps.alarms.get(id);
     if (!alarm || alarm.state !== 'active' || alarm.episode !== episode || alarm.parent_id !== null) return;
-    if (await this.groupUnderCovering(alarm)) return;
+    if (await this.groupUnderCovering(alarm, id)) return;
     const bus = await this.topology.busOf(alarm);
     const together = bus && alarm.gateway ? await this.deps.alarms.ungroupedCommLossOnBus(alarm.site, alarm.gateway, bus) : [];
     if (!bus || !alarm.gateway || together.length < 2) {
       // Alone, unless another replica's job has just raised the bus's alarm over it.
-      if (!(await this.groupUnderCovering(alarm))) await this.openWorkOrder(alarm, { escalate: true });
+      if (!(await this.groupUnderCovering(alarm, id))) await this.openWorkOrder(alarm, { escalate: true });
       return;
     }
     const input = this.topology.busAlarmFor(alarm.site, alarm.gateway, bus, together);
-    const outcome = await this.deps.alarms.apply(input);
+    // The bus's alarm first, with its order, so that the devices grouped next are noted on it.
+    await this.handle(input, await this.deps.alarms.apply(input));
     const busAlarm = await this.deps.alarms.find(input.site, input.source, input.rule);
-    if (!busAlarm) return;
-    for (const member of together) await this.groupUnder(member, busAlarm);
-    await this.handle(input, outcome);
+    if (busAlarm) await this.groupUnder(together, busAlarm, alarm.id);
   }
 
-  private async groupUnderCovering(alarm: AlarmRecord): Promise<boolean> {
+  /** `running`: the alarm whose group job is running this, which must not cancel itself. */
+  private async groupUnderCovering(alarm: AlarmRecord, running?: number): Promise<boolean> {
     const covering = await this.topology.coveringAlarm(alarm);
-    if (covering) await this.groupUnder(alarm, covering);
+    if (covering) await this.groupUnder([alarm], covering, running);
     return covering !== undefined;
   }
 
-  private async groupUnder(alarm: AlarmRecord, parent: AlarmRecord): Promise<void> {
-    await this.deps.alarms.group(alarm.id, parent.id);
-    this.deps.log.info({ alarm: alarm.id, source: alarm.source, under: parent.source, rule: parent.rule }, 'comm-loss alarm grouped; not paged on its own');
-    const order = await this.deps.orders.openOfAlarm(alarmKey(parent));
-    if (order) await this.deps.orders.note(order.id, 'alarm_grouped', null, { alarm: alarm.id, source: alarm.source });
-    const grouped = await this.deps.alarms.get(alarm.id);
-    if (grouped) this.announceAlarm(grouped);
+  /**
+   * Puts comm-loss alarms under the alarm that pages for them. Their own waits are over; one
+   * that already paged on its own (lost well before the rest of its bus) keeps its order, told
+   * where it now belongs, but pages no more.
+   */
+  private async groupUnder(members: readonly AlarmRecord[], parent: AlarmRecord, running?: number): Promise<void> {
+    const { alarms, orders, jobs, log } = this.deps;
+    await alarms.group(
+      members.map((member) => member.id),
+      parent.id,
+    );
+    log.info({ alarms: members.length, sources: members.map((member) => member.source), under: parent.source, rule: parent.rule }, 'comm-loss alarms grouped; not paged on their own');
+    const parentOrder = await orders.openOfAlarm(alarmKey(parent));
+    for (const member of members) {
+      if (member.id !== running) await jobs.cancel({ key: groupKey(member) });
+      if (parentOrder) await orders.note(parentOrder.id, 'alarm_grouped', null, { alarm: member.id, source: member.source });
+      const own = await orders.openOfAlarm(alarmKey(member));
+      if (own) {
+        await orders.note(own.id, 'alarm_grouped_under', null, { alarm: parent.id, source: parent.source, work_order: parentOrder?.id ?? null });
+        await this.stopEscalation(own.id);
+      }
+      this.announceAlarm({ ...member, parent_id: parent.id });
+    }
   }
 
   /** A device under a bus's alarm answers again: once they all do, the bus's alarm clears. */
@@ -410,6 +426,7 @@ export class AlarmDesk {
 /** One open work order per alarm key: the site, the source and the rule. */
 export const alarmKey = (alarm: Pick<AlarmRecord, 'site' | 'source' | 'rule'>) => `${alarm.site}/${alarm.source}/${alarm.rule}`;
 
+const groupKey = (alarm: Pick<AlarmRecord, 'id' | 'episode'>) => `group:alarm:${alarm.id}:e${alarm.episode}`;
 const stepKey = (step: StepPayload) => `escalate:wo:${step.order}:e${step.episode}:r${step.round}:s${step.step}`;
 const pageKey = (page: PagePayload) => `page:wo:${page.order}:e${page.episode}:r${page.round}:s${page.step}:${page.responder}:${page.channel}`;
 
