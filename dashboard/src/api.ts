@@ -96,6 +96,8 @@ export interface Page {
   step: number;
   round: number;
   responder: string;
+  /** Their name, or the id of a responder since removed. */
+  responder_name: string;
   channel: string;
   status: string;
   attempts: number;

@@ -28,7 +28,7 @@ const FIELDS: Array<[name: string, label: string, value: (order: WorkOrder) => s
 ];
 
 const PAGE_COLUMNS: Array<[name: string, heading: string, cell: (page: Page) => string]> = [
-  ['responder', 'Responder', (page) => page.responder],
+  ['responder', 'Responder', (page) => page.responder_name],
   ['channel', 'Channel', (page) => page.channel],
   ['step', 'Step', (page) => `step ${page.step}, round ${page.round}`],
   ['status', 'Status', (page) => page.status],

@@ -19,14 +19,14 @@ function say(value: unknown): string {
 const plural = (count: unknown) => (Number(count) === 1 ? '' : 's');
 
 export function timelineWords({ kind, detail: d }: TimelineEntry): string {
-  const page = `Page to ${say(d.responder)} by ${say(d.channel)}`;
+  const page = `Page to ${say(d.name ?? d.responder)} by ${say(d.channel)}`;
   switch (kind) {
     case 'created':
       return `Opened for alarm #${say(d.alarm)}${d.reopened_from ? `, following order #${say(d.reopened_from)} (its fault came back after it was finished)` : ''}`;
     case 'assigned':
       return `Assigned to ${say(d.name ?? d.assignee)}${d.by ? ` by the ${say(d.by)}` : ''}`;
     case 'escalated':
-      return `Escalation step ${say(d.step)}, round ${say(d.round)}: paging ${say(d.responders) || 'nobody'} by ${say(d.channels)}`;
+      return `Escalation step ${say(d.step)}, round ${say(d.round)}: paging ${say(d.names ?? d.responders) || 'nobody'} by ${say(d.channels)}`;
     case 'page_delivered':
       return `${page} delivered${Number(d.attempt) > 1 ? ` on attempt ${say(d.attempt)}` : ''}`;
     case 'page_retrying':

@@ -311,7 +311,13 @@ export class AlarmDesk {
     if (!policy || !current) return;
     const now = this.deps.now();
     const responders = await oncall.resolveTargets(order.team, current.targets, now);
-    await orders.note(order.id, 'escalated', null, { round: step.round, step: step.step, responders: responders.map((r) => r.id), channels: current.channels });
+    await orders.note(order.id, 'escalated', null, {
+      round: step.round,
+      step: step.step,
+      responders: responders.map((r) => r.id),
+      names: responders.map((r) => r.name),
+      channels: current.channels,
+    });
     const pages = responders.flatMap((responder) =>
       current.channels.map((channel) => {
         const payload: PagePayload = { ...step, responder: responder.id, channel };
@@ -348,18 +354,19 @@ export class AlarmDesk {
     );
     const [page] = await db.query<{ status: string; ack_code: string; attempts: number }>('select status, ack_code, attempts from pages where id = $1', [id]);
     if (!page || page.status === 'delivered' || page.status === 'suppressed') return;
+    const responder = await oncall.getResponder(payload.responder);
     const pagedAgo = await this.recentlyPagedForEarlierEpisode(payload, now);
     if (pagedAgo !== undefined) {
       await db.query(`update pages set status = 'suppressed' where id = $1`, [id]);
       await orders.note(order.id, 'page_suppressed', null, {
         page: id,
         responder: payload.responder,
+        name: responder?.name ?? payload.responder,
         channel: payload.channel,
         reason: `paged about this order ${Math.round(pagedAgo / 1000)} s ago, before it was reopened`,
       });
       return;
     }
-    const responder = await oncall.getResponder(payload.responder);
     const team = order.team ? await oncall.getTeam(order.team) : undefined;
     const channel = this.deps.channels.channelFor(payload.channel, team?.channels ?? []);
     const alarm = order.alarm_id === null ? undefined : await this.deps.alarms.get(order.alarm_id);
@@ -391,6 +398,7 @@ export class AlarmDesk {
     await orders.note(order.id, outcome.ok ? 'page_delivered' : finalAttempt ? 'page_failed' : 'page_retrying', null, {
       page: id,
       responder: payload.responder,
+      name: responder?.name ?? payload.responder,
       channel: payload.channel,
       attempt: attempts,
       ...(outcome.ok ? {} : { error: outcome.error }),

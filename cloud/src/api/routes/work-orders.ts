@@ -52,6 +52,7 @@ const PageBody = z.object({
   step: z.number(),
   round: z.number(),
   responder: z.string(),
+  responder_name: z.string().describe("the responder's name, or the id of one since removed"),
   channel: z.string(),
   status: z.string().describe('pending, delivered, retrying, failed, or suppressed (this person was paged about the order minutes before it was reopened)'),
   attempts: z.number(),
@@ -127,7 +128,8 @@ export const workOrderRoutes =
       async (request) => {
         const order = await existing(request.params.id);
         const pages = await deps.db.query<z.infer<typeof PageBody>>(
-          'select id, step, round, responder, channel, status, attempts, last_error from pages where work_order_id = $1 order by created_at, id',
+          `select p.id, p.step, p.round, p.responder, coalesce(r.name, p.responder) as responder_name, p.channel, p.status, p.attempts, p.last_error
+           from pages p left join responders r on r.id = p.responder where p.work_order_id = $1 order by p.created_at, p.id`,
           [order.id],
         );
         return { work_order: order, timeline: await deps.orders.timeline(order.id), pages, legal_moves: [...LEGAL_TRANSITIONS[order.status]] };
