@@ -113,7 +113,6 @@ describe('dispatch across hub replicas, restarts, flapping and uplink outages', 
     await Promise.all([startReplica('hub-a'), startReplica('hub-b')]);
 
     await createLiftTeam(anyHub(), {
-      startDate: new Date(clockOrigin).toISOString().slice(0, 10),
       steps: [
         { after_minutes: 0, targets: ['primary'], channels: ['webhook'] },
         { after_minutes: STEP_MINUTES, targets: ['secondary'], channels: ['webhook'] },

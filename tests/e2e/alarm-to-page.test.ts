@@ -59,7 +59,6 @@ describe('a trapped passenger becomes a work order and a page', () => {
     hub = await startTestHub(join(dir, 'hub'), { GATEHOUSE_PAGING_FILE: paging, GATEHOUSE_CLOCK_RATE: String(CLOCK_RATE) });
 
     await createLiftTeam(hub, {
-      startDate: new Date().toISOString().slice(0, 10),
       steps: [
         { after_minutes: 0, targets: ['primary'], channels: ['webhook', 'email'] },
         { after_minutes: 5, targets: ['secondary'], channels: ['webhook'] },

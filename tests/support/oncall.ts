@@ -10,9 +10,11 @@ export interface EscalationStep {
 /**
  * The lift contractor's team at tower-a, as an administrator sets it up: Li Wei on call, Zhang
  * Min his secondary, Chen Jie their manager, on a weekly rota handed over Mondays 09:00 Shanghai
- * time since `startDate`, escalating by `steps` once round.
+ * time. The rota started on a Monday long past, so that Li Wei is on call whatever the time of
+ * day a test runs (a rota starting today begins only at today's 09:00 in Shanghai). It escalates
+ * by `steps`, once round.
  */
-export async function createLiftTeam(hub: TestHub, { startDate, steps }: { startDate: string; steps: EscalationStep[] }): Promise<void> {
+export async function createLiftTeam(hub: TestHub, { steps }: { steps: EscalationStep[] }): Promise<void> {
   const create = async (path: string, body: unknown) => {
     const { status, body: answer } = await hub.call('POST', path, body);
     if (status !== 201) throw new Error(`POST ${path}: ${status} ${JSON.stringify(answer)}`);
@@ -33,7 +35,7 @@ export async function createLiftTeam(hub: TestHub, { startDate, steps }: { start
     rotation: 'weekly',
     handoff_time: '09:00',
     handoff_weekday: 1,
-    start_date: startDate,
+    start_date: '2025-01-06',
     responders: ['li-wei'],
     secondary_responders: ['zhang-min'],
   });
