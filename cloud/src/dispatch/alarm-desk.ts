@@ -311,6 +311,8 @@ export class AlarmDesk {
     if (!policy || !current) return;
     const now = this.deps.now();
     const responders = await oncall.resolveTargets(order.team, current.targets, now);
+    // Nobody to page (a rota not started yet, no manager): said, and the next step still comes.
+    if (responders.length === 0) this.deps.log.warn({ work_order: order.id, team: order.team, step: step.step, targets: current.targets }, 'escalation step found nobody to page');
     await orders.note(order.id, 'escalated', null, {
       round: step.round,
       step: step.step,
