@@ -280,31 +280,14 @@ async function note(db: Pick<SqlTransaction, 'query'>, id: number, at: number, k
   ]);
 }
 
-interface WorkOrderRow {
+/** A row as the database answers it: ids and big integers may come as strings, no due time yet. */
+interface WorkOrderRow extends Omit<WorkOrderRecord, 'id' | 'alarm_id' | 'reopened_from' | 'due_at'> {
   id: string | number;
   alarm_id: string | number | null;
-  site: string;
-  device: string | null;
-  serves: string | null;
-  trade: string;
-  team: string | null;
-  title: string;
-  description: string;
-  priority: Priority;
-  status: WorkOrderStatus;
-  assignee: string | null;
-  assignee_name: string | null;
-  escalation_policy: string | null;
-  episode: number;
   reopened_from: string | number | null;
-  sla_started_at: number;
   sla_ms: string | number;
   sla_paused_ms: string | number;
   on_hold_since: number | null;
-  created_at: number;
-  updated_at: number;
-  resolved_at: number | null;
-  closed_at: number | null;
 }
 
 const COLUMNS = `id, alarm_id, site, device, serves, trade, team, title, description, priority, status, assignee, assignee_name,
